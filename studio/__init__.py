@@ -1,0 +1,3 @@
+"""Model Studio: design, train and look inside neural networks."""
+
+__version__ = "0.1.0"

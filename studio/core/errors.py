@@ -1,0 +1,31 @@
+"""The project's own error types: each carries a message a user can act on."""
+
+from __future__ import annotations
+
+
+class StudioError(Exception):
+    """Base of every error the studio reports to a user instead of a traceback."""
+
+
+class ProjectError(StudioError):
+    """A project file cannot be read: names the file and, where known, the field."""
+
+    def __init__(self, message: str, *, path: str | None = None, field: str | None = None):
+        self.path = path
+        self.field = field
+        self.reason = message
+        where = ", ".join(p for p in (path, f"field '{field}'" if field else None) if p)
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class GraphError(StudioError):
+    """An edit or a graph that breaks the model's rules (cycle, dangling edge, bad parameter)."""
+
+    def __init__(self, message: str, *, node: str | None = None, field: str | None = None):
+        self.node = node
+        self.field = field
+        super().__init__(message)
+
+
+class ShapeError(StudioError):
+    """A layer cannot accept the shape it receives; the message says what to change."""

@@ -1,0 +1,190 @@
+"""Project files (`*.studio`): human-readable JSON holding everything a user builds.
+
+A project holds the model graph with node positions, the dataset choice and its settings, the training
+settings and the recorded runs. Files carry a `format_version`; older files are migrated step by step,
+newer ones are refused with a clear message. Loading only parses JSON, so opening a stranger's file never
+runs code. Saving is atomic.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from studio.core.atomic import write_atomic
+from studio.core.errors import GraphError, ProjectError
+from studio.core.graph import ModelGraph
+from studio.core.params import ParamValueError
+from studio.core.training_settings import TRAINING_PARAMS
+
+FORMAT_NAME = "model-studio-project"
+FORMAT_VERSION = 1
+SUFFIX = ".studio"
+MAX_FILE_BYTES = 64 * 1024 * 1024  # far above any real project; stops a stray huge file early
+
+# MIGRATIONS[v] turns a version-v document into a version-(v + 1) one.
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+
+@dataclass
+class Project:
+    graph: ModelGraph = field(default_factory=ModelGraph)
+    name: str = "untitled"
+    description: str = ""
+    dataset: dict[str, Any] = field(default_factory=lambda: {"name": "digits", "settings": {}})
+    training: dict[str, Any] = field(default_factory=TRAINING_PARAMS.defaults)
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    path: Path | None = None  # where it was loaded from or last saved; not written to the file
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            "name": self.name,
+            "description": self.description,
+            "graph": self.graph.to_dict(),
+            "dataset": {"name": self.dataset["name"], "settings": dict(self.dataset.get("settings", {}))},
+            "training": TRAINING_PARAMS.to_json(self.training),
+            "runs": self.runs,
+        }
+
+    def weights_path(self, run_id: str) -> Path:
+        """Where a run's trained weights live: beside the project file."""
+        if self.path is None:
+            raise ProjectError("save the project first: trained weights are stored beside it")
+        return self.path.with_name(f"{self.path.stem}.{run_id}.safetensors")
+
+
+def project_from_dict(data: Any, *, path: str | None = None) -> Project:
+    """A Project from the parsed file content; ProjectError names the field at fault."""
+    if not isinstance(data, dict) or data.get("format") != FORMAT_NAME:
+        raise ProjectError(f"not a Model Studio project (expected \"format\": \"{FORMAT_NAME}\")", path=path)
+    data = migrate(data, path=path)
+    name = _typed(data, "name", str, path, default="untitled")
+    description = _typed(data, "description", str, path, default="")
+    try:
+        graph = ModelGraph.from_dict(data.get("graph"))
+    except GraphError as exc:
+        raise ProjectError(str(exc), path=path, field=exc.field or "graph") from None
+    dataset = _typed(data, "dataset", dict, path)
+    dataset_name = _typed(dataset, "name", str, path, prefix="dataset.")
+    settings = _typed(dataset, "settings", dict, path, prefix="dataset.", default={})
+    _check_json_values(settings, path, "dataset.settings")
+    training_data = _typed(data, "training", dict, path, default={})
+    try:
+        training = TRAINING_PARAMS.validate(training_data)
+    except ParamValueError as exc:
+        raise ProjectError(exc.reason, path=path, field=f"training.{exc.name}" if exc.name else "training") \
+            from None
+    runs = _typed(data, "runs", list, path, default=[])
+    for i, run in enumerate(runs):
+        if not isinstance(run, dict) or not isinstance(run.get("id"), str):
+            raise ProjectError("expects a run object with a text 'id'", path=path, field=f"runs[{i}]")
+        _check_json_values(run, path, f"runs[{i}]")
+    return Project(graph=graph, name=name, description=description,
+                   dataset={"name": dataset_name, "settings": settings}, training=training, runs=runs,
+                   path=Path(path) if path else None)
+
+
+def migrate(data: dict[str, Any], *, path: str | None = None) -> dict[str, Any]:
+    """Bring a parsed document up to FORMAT_VERSION, one registered step at a time."""
+    version = data.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ProjectError("expects a whole number of at least 1", path=path, field="format_version")
+    if version > FORMAT_VERSION:
+        raise ProjectError(f"was written by a newer Model Studio (format {version}; this version reads up "
+                           f"to {FORMAT_VERSION}): update Model Studio to open it", path=path,
+                           field="format_version")
+    while version < FORMAT_VERSION:
+        step = MIGRATIONS.get(version)
+        if step is None:
+            raise ProjectError(f"no migration from format {version}", path=path, field="format_version")
+        data = step(dict(data))
+        version += 1
+        data["format_version"] = version
+    return data
+
+
+def load_project(path: str | os.PathLike) -> Project:
+    """Read a project file. Every failure is a ProjectError naming the file (and field)."""
+    where = str(path)
+    try:
+        size = os.path.getsize(path)
+        if size > MAX_FILE_BYTES:
+            raise ProjectError(f"is {size:,} bytes, too large to be a project file", path=where)
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ProjectError("no such file", path=where) from None
+    except IsADirectoryError:
+        raise ProjectError("is a folder, not a project file", path=where) from None
+    except UnicodeDecodeError:
+        raise ProjectError("is not a text file (not UTF-8), so not a project file", path=where) from None
+    except OSError as exc:
+        raise ProjectError(f"cannot be read: {exc.strerror or exc}", path=where) from None
+    return parse_project(text, path=where)
+
+
+def parse_project(text: str, *, path: str | None = None) -> Project:
+    try:
+        data = json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise ProjectError(f"is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
+                           path=path) from None
+    except RecursionError:
+        raise ProjectError("is not a project: its JSON is nested too deeply", path=path) from None
+    except ValueError as exc:  # NaN / Infinity, or an integer too long to parse
+        raise ProjectError(f"is not valid JSON: {exc}", path=path) from None
+    return project_from_dict(data, path=path)
+
+
+def save_project(project: Project, path: str | os.PathLike | None = None) -> Path:
+    """Write the project atomically; returns the path written and remembers it on the project."""
+    target = Path(path) if path is not None else project.path
+    if target is None:
+        raise ProjectError("no file name given for saving")
+    text = json.dumps(project.to_dict(), indent=2, allow_nan=False) + "\n"
+    write_atomic(target, text.encode("utf-8"))
+    project.path = target
+    return target
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed in a project file")
+
+
+def _typed(data: Mapping, key: str, kind: type, path: str | None, *, prefix: str = "",
+           default: Any = None) -> Any:
+    if key not in data:
+        if default is not None:
+            return default
+        raise ProjectError("is missing", path=path, field=prefix + key)
+    value = data[key]
+    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+        names = {str: "text", dict: "an object", list: "a list"}
+        raise ProjectError(f"expects {names.get(kind, kind.__name__)}, got {_json_type(value)}", path=path,
+                           field=prefix + key)
+    return value
+
+
+def _check_json_values(value: Any, path: str | None, where: str) -> None:
+    """Dataset settings are validated by the dataset later; here only check they are plain, finite data."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ProjectError("expects a finite number", path=path, field=where)
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _check_json_values(v, path, f"{where}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _check_json_values(v, path, f"{where}[{i}]")
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {bool: "true/false", int: "a number", float: "a number", str: "text", list: "a list",
+            dict: "an object"}.get(type(value), type(value).__name__)

@@ -1,0 +1,86 @@
+"""From numpy arrays to `LoadedData`: splitting, standardising and converting to tensors.
+
+Every loader ends here, so the rules (stratified, seeded splits; train-only statistics; dtypes) hold
+for every dataset alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from studio.data.base import DataError, DatasetInfo, LoadedData
+
+
+def split_indices(y: np.ndarray, *, stratify: bool, fraction: float, seed: int
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Train and validation indices; per class when `stratify`, so each class keeps its share.
+
+    Every class with two or more samples puts at least one in each part when `fraction` > 0.
+    """
+    if len(y) < 2:
+        raise DataError(f"needs at least 2 samples, got {len(y)}")
+    rng = np.random.default_rng(seed)
+    groups = [np.flatnonzero(y == c) for c in np.unique(y)] if stratify else [np.arange(len(y))]
+    train_parts, val_parts = [], []
+    for group in groups:
+        group = rng.permutation(group)
+        n_val = _held_out(len(group), fraction)
+        val_parts.append(group[:n_val])
+        train_parts.append(group[n_val:])
+    return rng.permutation(np.concatenate(train_parts)), np.sort(np.concatenate(val_parts))
+
+
+def _held_out(n: int, fraction: float) -> int:
+    if fraction <= 0 or n < 2:
+        return 0
+    return min(max(round(n * fraction), 1), n - 1)
+
+
+def standardise(train_x: np.ndarray, val_x: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, list[float], list[float]]:
+    """Scale features to mean 0 and std 1 using the training part's statistics only."""
+    mean = train_x.mean(axis=0)
+    std = train_x.std(axis=0)
+    std = np.where(std > 1e-12, std, 1.0)  # a constant feature stays constant instead of dividing by 0
+    return (train_x - mean) / std, (val_x - mean) / std, mean.tolist(), std.tolist()
+
+
+def assemble(train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray, val_y: np.ndarray,
+             info: DatasetInfo, *, standardise_features: bool = False,
+             augment: Callable[[Any], Any] | None = None) -> LoadedData:
+    """Tensors with the studio's dtypes: x float32 (token ids int64), y int64 classes or float32 (N, k)."""
+    import torch
+
+    if info.task == "classification":
+        present = np.unique(train_y)
+        if len(present) < 2:
+            only = info.class_name(int(present[0])) if len(present) else "none"
+            raise DataError(f"only one class ({only}) is in the training data; a classifier needs at "
+                            "least two")
+    if standardise_features:
+        train_x, val_x, info.feature_mean, info.feature_std = standardise(train_x, val_x)
+    x_dtype = np.int64 if info.sample_kind == "tokens" else np.float32
+
+    def x_tensor(a: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(a, dtype=x_dtype))
+
+    def y_tensor(a: np.ndarray) -> torch.Tensor:
+        if info.task == "classification":
+            return torch.from_numpy(np.ascontiguousarray(a, dtype=np.int64))
+        return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32).reshape(len(a), -1))
+
+    return LoadedData(x_tensor(train_x), y_tensor(train_y), x_tensor(val_x), y_tensor(val_y), info,
+                      augment=augment)
+
+
+def split_and_assemble(x: np.ndarray, y: np.ndarray, info: DatasetInfo, settings: dict[str, Any], *,
+                       standardise_features: bool = False,
+                       augment: Callable[[Any], Any] | None = None) -> LoadedData:
+    """Split one pool of samples by the `validation_split` and `seed` settings, then assemble."""
+    train, val = split_indices(y, stratify=info.task == "classification",
+                               fraction=settings["validation_split"], seed=settings["seed"])
+    return assemble(x[train], y[train], x[val], y[val], info,
+                    standardise_features=standardise_features, augment=augment)
