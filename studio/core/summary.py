@@ -81,10 +81,11 @@ def format_summary(summary: ModelSummary, *, title: str = "model", batch_size: i
     line_width = sum(widths) + 3 * 3
 
     def row(values) -> str:
-        return "   ".join(v.ljust(w) if i < 2 else v.rjust(w) for i, (v, w) in enumerate(zip(values, widths)))
+        pairs = enumerate(zip(values, widths, strict=True))
+        return "   ".join(v.ljust(w) if i < 2 else v.rjust(w) for i, (v, w) in pairs)
 
     lines = [f'Model: "{title}"', "=" * line_width, row(header), "=" * line_width]
-    for cell, r in zip(cells, summary.rows):
+    for cell, r in zip(cells, summary.rows, strict=True):
         lines.append(row(cell))
         if r.error:
             lines.append(f"  ! {r.error}")

@@ -166,8 +166,8 @@ def _pool_params(default_window):
 
 
 for _type, _kind, _name, _help in (
-    ("MaxPool2D", "max", "max_pooling2d", "Keeps the largest value in each window: halves the image with the default 2x2."),
-    ("AvgPool2D", "avg", "average_pooling2d", "Averages each window: halves the image with the default 2x2."),
+    ("MaxPool2D", "max", "max_pooling2d", "Keeps the largest value of each window (2x2 halves the image)."),
+    ("AvgPool2D", "avg", "average_pooling2d", "Averages each window (2x2 halves the image)."),
 ):
     register(LayerSpec(
         type=_type, category="Pooling", default_name=_name, help=_help,
