@@ -147,10 +147,25 @@ def save_project(project: Project, path: str | os.PathLike | None = None) -> Pat
     target = Path(path) if path is not None else project.path
     if target is None:
         raise ProjectError("no file name given for saving")
-    text = json.dumps(project.to_dict(), indent=2, allow_nan=False) + "\n"
+    text = to_json_text(project.to_dict()) + "\n"
     write_atomic(target, text.encode("utf-8"))
     project.path = target
     return target
+
+
+def to_json_text(value: Any, indent: str = "") -> str:
+    """Indented JSON that keeps short lists of plain values on one line ("pos": [120.0, 40.0]),
+    so project files stay easy to read and to diff."""
+    inner = indent + "  "
+    if isinstance(value, dict) and value:
+        items = [f"{inner}{json.dumps(str(k))}: {to_json_text(v, inner)}" for k, v in value.items()]
+        return "{\n" + ",\n".join(items) + f"\n{indent}}}"
+    if isinstance(value, list) and value:
+        flat = json.dumps(value, allow_nan=False)
+        if len(flat) <= 80 and not any(isinstance(v, (dict, list)) for v in value):
+            return flat
+        return "[\n" + ",\n".join(inner + to_json_text(v, inner) for v in value) + f"\n{indent}]"
+    return json.dumps(value, allow_nan=False)
 
 
 def _reject_constant(name: str) -> Any:
