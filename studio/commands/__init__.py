@@ -1,0 +1,1 @@
+"""The command line's heavier commands, imported only when one of them runs."""

@@ -1,0 +1,34 @@
+"""`model-studio evaluate FILE`: scores of the saved model on the validation data."""
+
+from __future__ import annotations
+
+import argparse
+
+from studio.analysis.evaluation import (
+    classify_report,
+    format_classification,
+    format_regression,
+    predicted_classes,
+    regression_report,
+)
+from studio.core.project import load_project
+from studio.runs import latest_trained_run, load_project_data, load_trained_model
+
+
+def run(args: argparse.Namespace) -> int:
+    from studio.train import predict
+
+    project = load_project(args.file)
+    record = latest_trained_run(project, args.run)
+    model = load_trained_model(project, record)
+    data = load_project_data(project)
+    outputs = predict(model, data.val_x, output_activation=model.output_activation)
+    targets = data.val_y.numpy()
+    print(f"Run {record['id']} ({record.get('status', '?')}), {data.num_val} validation samples of "
+          f"{data.info.name}")
+    if data.info.task == "classification":
+        report = classify_report(targets, predicted_classes(outputs), data.info.class_names)
+        print(format_classification(report))
+    else:
+        print(format_regression(regression_report(targets, outputs)))
+    return 0
