@@ -48,6 +48,13 @@ def standardise(train_x: np.ndarray, val_x: np.ndarray
     return (train_x - mean) / std, (val_x - mean) / std, mean.tolist(), std.tolist()
 
 
+def unit_float(images: np.ndarray) -> np.ndarray:
+    """uint8 pixels 0..255 as float32 0..1."""
+    out = images.astype(np.float32)
+    out *= np.float32(1 / 255)
+    return out
+
+
 def assemble(train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray, val_y: np.ndarray,
              info: DatasetInfo, *, standardise_features: bool = False,
              augment: Callable[[Any], Any] | None = None) -> LoadedData:

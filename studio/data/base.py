@@ -1,26 +1,28 @@
 """The plain data types of the dataset catalog: errors, metadata, loaded tensors and specs.
 
-Nothing here imports torch: the types only mention tensors in annotations, so the GUI can list the
-catalog before torch has finished importing.
+Nothing here imports torch: tensors appear only in annotations, so the GUI can list the catalog
+before torch has finished importing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
 
 from studio.core.errors import StudioError
 from studio.core.params import ParamSet
 
 if TYPE_CHECKING:
-    import numpy as np
     from torch import Tensor
 
 Task = Literal["classification", "regression"]
 SampleKind = Literal["image", "row", "sequence", "points", "tokens"]
 Category = Literal["built-in", "generated", "files", "torchvision"]
+CATEGORIES: tuple[Category, ...] = ("built-in", "generated", "files", "torchvision")
 Progress = Callable[[int, int], None]
 
 # The Input layer's `kind` that takes each sample kind.
@@ -92,8 +94,6 @@ class DatasetInfo:
 
     def sample_image(self, x: Any) -> np.ndarray:
         """One image sample (C, H, W) scaled 0..1 as an H x W x 3 uint8 array for display."""
-        import numpy as np
-
         if self.sample_kind != "image":
             raise ValueError(f"dataset '{self.name}' holds {self.sample_kind} samples, not images")
         array = _as_numpy(x).astype(np.float32)
@@ -117,14 +117,12 @@ class DatasetInfo:
             steps = [",".join(f"{v:.3g}" for v in step) for step in values.reshape(values.shape[0], -1)]
             return f"{len(steps)} steps: " + " ".join(_shorten(steps, max_items))
         names = self.feature_names or [f"x{i}" for i in range(values.size)]
-        items = [f"{n}={v:.4g}" for n, v in zip(names, values.reshape(-1))]
+        items = [f"{n}={v:.4g}" for n, v in zip(names, values.reshape(-1), strict=True)]
         return ", ".join(_shorten(items, max_items))
 
     def _unstandardise(self, values: np.ndarray) -> np.ndarray:
         if self.feature_mean is None or self.feature_std is None:
             return values
-        import numpy as np
-
         return values * np.asarray(self.feature_std) + np.asarray(self.feature_mean)
 
 
@@ -188,8 +186,6 @@ class DatasetSpec:
 
 
 def _as_numpy(x: Any) -> np.ndarray:
-    import numpy as np
-
     if hasattr(x, "detach"):  # a torch tensor; avoids importing torch just to check the type
         x = x.detach().cpu().float().numpy() if x.dtype.is_floating_point else x.detach().cpu().numpy()
     return np.asarray(x)

@@ -8,9 +8,9 @@ from studio.core.params import params
 from studio.data.assemble import split_and_assemble
 from studio.data.base import DatasetInfo, DatasetSpec, LoadContext, LoadedData
 from studio.data.registry import register
-from studio.data.settings import split_settings
+from studio.data.settings import SPLIT_SETTINGS
 
-_SETTINGS = params(split_settings())
+_SETTINGS = params(SPLIT_SETTINGS)
 
 
 def _load_digits(settings: dict[str, Any], _context: LoadContext) -> LoadedData:

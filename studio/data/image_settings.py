@@ -22,7 +22,7 @@ AUGMENT_SETTINGS = (
 
 def image_size_setting(default: tuple[int, int]) -> Param:
     return Param("image_size", "ints", default,
-                 "Height and width images are resized to (0 = what the model's Input asks for).",
+                 "Height and width of the images (0 = what the model's Input asks for).",
                  minimum=0, maximum=4096, length=2)
 
 

@@ -11,7 +11,7 @@ from studio.core.params import Param, params
 from studio.data.assemble import split_and_assemble
 from studio.data.base import DatasetInfo, DatasetSpec, LoadContext, LoadedData
 from studio.data.registry import register
-from studio.data.settings import n_samples_setting, noise_setting, split_settings
+from studio.data.settings import SPLIT_SETTINGS, classes_setting, n_samples_setting, noise_setting
 
 # generate(settings) -> (points (N, 2), labels (N,), class names)
 Generator = Callable[[dict[str, Any]], tuple[np.ndarray, np.ndarray, list[str]]]
@@ -63,10 +63,6 @@ def _loader(name: str, generate: Generator):
     return load
 
 
-def _classes_setting(default: int, help_text: str) -> Param:
-    return Param("classes", "int", default, help_text, minimum=2, maximum=20)
-
-
 for _name, _title, _description, _extra, _generate in (
     ("moons", "Two moons", "Two interleaving half circles.",
      (noise_setting(0.1, "Std of Gaussian noise added to each point."),), _moons),
@@ -75,14 +71,14 @@ for _name, _title, _description, _extra, _generate in (
       Param("factor", "float", 0.5, "Radius of the inner circle relative to the outer one.",
             minimum=0.05, maximum=0.95)), _circles),
     ("spirals", "Spirals", "Interleaved spiral arms, one class per arm.",
-     (_classes_setting(3, "Number of spiral arms (classes)."),
+     (classes_setting(3, "Number of spiral arms (classes)."),
       Param("turns", "float", 1.0, "How many times each arm winds around the centre.",
             minimum=0.25, maximum=5.0),
       noise_setting(0.2, "Std of the angular noise (radians) added to each point.")), _spirals),
     ("blobs", "Blobs", "Gaussian clusters around random centres, one class per cluster.",
-     (_classes_setting(3, "Number of clusters (classes)."),
+     (classes_setting(3, "Number of clusters (classes)."),
       Param("spread", "float", 1.0, "Std of each cluster.", minimum=0.01, maximum=20.0)), _blobs),
 ):
     register(DatasetSpec(
         name=_name, title=_title, category="generated", description=_description,
-        settings=params(n_samples_setting(500), _extra, split_settings()), loader=_loader(_name, _generate)))
+        settings=params(n_samples_setting(500), _extra, SPLIT_SETTINGS), loader=_loader(_name, _generate)))

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.core.params import ParamValueError
-from studio.data.base import DatasetSpec, DataError, LoadContext, LoadedData, Progress
+from studio.data.base import CATEGORIES, DataError, DatasetSpec, LoadContext, LoadedData, Progress
 
 _SPECS: dict[str, DatasetSpec] = {}
 
@@ -29,8 +29,8 @@ def get_dataset_spec(name: str) -> DatasetSpec:
 
 
 def all_dataset_specs() -> list[DatasetSpec]:
-    """Every registered dataset, in registration order (grouped by category)."""
-    return list(_SPECS.values())
+    """Every registered dataset, grouped by category (in CATEGORIES order), then in registration order."""
+    return sorted(_SPECS.values(), key=lambda spec: CATEGORIES.index(spec.category))
 
 
 def validate_settings(name: str, settings: Mapping[str, Any]) -> dict[str, Any]:

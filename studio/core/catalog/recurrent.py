@@ -73,9 +73,23 @@ def _recurrent_build(kind: str):
         extra = {"nonlinearity": cfg["nonlinearity"]} if kind == "RNN" else {}
         rnn = getattr(nn, kind)(single(inputs).features, cfg["units"], batch_first=True,
                                 bidirectional=cfg["bidirectional"], **extra)
+        if kind == "LSTM":
+            _open_forget_gates(rnn, cfg["units"])
         return Recurrent(rnn, cfg["return_sequences"])
 
     return build
+
+
+def _open_forget_gates(lstm, units: int) -> None:
+    """Start the forget gates near 1 (bias 1, as Keras does): with torch's small random biases the
+    gates start half shut, so the cell forgets over long sequences before it learns not to."""
+    import torch
+
+    with torch.no_grad():
+        for name, bias in lstm.named_parameters():
+            if name.startswith("bias_"):
+                # torch orders the gates input, forget, cell, output; the two bias vectors are summed.
+                bias[units:2 * units] = 1.0 if name.startswith("bias_ih") else 0.0
 
 
 def _recurrent_params(kind: str):

@@ -1,0 +1,239 @@
+"""A folder of images with one sub-folder per class, like Keras' `flow_from_directory`.
+
+Either `root/<class>/...` or `root/train/<class>/...`, split by `validation_split`, or
+`root/train/<class>/...` with `root/validation/<class>/...` (or `val/`) as the validation part.
+Images are decoded once and kept in memory as uint8, keyed by the folder, the target size and the
+files' sizes and modification times, so loading the same folder again (another training run,
+another model) costs no decoding.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from studio.core.params import params
+from studio.data.assemble import assemble, split_indices, unit_float
+from studio.data.augment import build_augment
+from studio.data.base import DataError, DatasetInfo, DatasetSpec, LoadContext, LoadedData
+from studio.data.image_settings import AUGMENT_SETTINGS, CHANNELS_SETTING, image_geometry, image_size_setting
+from studio.data.registry import register
+from studio.data.settings import SPLIT_SETTINGS, path_setting
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm",
+                            ".pgm"})
+TRAIN_FOLDER = "train"
+VALIDATION_FOLDERS = ("validation", "val")
+# Decoded folders are kept while they fit in this many bytes (the newest always); the oldest goes first.
+_CACHE_BYTES = 2 * 1024**3
+
+
+@dataclass(frozen=True)
+class _Listing:
+    """The files of an image folder: each with its class index and whether it is for validation."""
+
+    class_names: list[str]
+    files: list[Path]
+    labels: np.ndarray
+    is_validation: np.ndarray | None  # None: no validation folder, split by the setting
+
+    def fingerprint(self) -> str:
+        digest = hashlib.blake2b(digest_size=16)
+        for file in self.files:
+            stat = file.stat()
+            digest.update(f"{file}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+        return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class _Decoded:
+    images: np.ndarray  # (N, C, H, W) uint8, readable files only
+    keep: np.ndarray  # indices into the listing's files of the images that were readable
+    skipped: list[tuple[str, str]]
+
+
+_cache: OrderedDict[tuple, _Decoded] = OrderedDict()
+_cache_lock = threading.Lock()  # a preview and a training run may load folders from two threads
+
+
+def clear_image_cache() -> None:
+    """Forget every decoded folder (frees the memory)."""
+    with _cache_lock:
+        _cache.clear()
+
+
+def _load_image_folder(settings: dict[str, Any], context: LoadContext) -> LoadedData:
+    root = context.resolve_path(settings["path"], "path")
+    channels, height, width = image_geometry(settings, context)
+    listing = _list_folder(root)
+    decoded = _decode_cached(root, listing, (channels, height, width), context)
+    if len(decoded.keep) == 0:
+        raise DataError(f"none of the {len(listing.files)} files in {root} could be read as an image",
+                        setting="path")
+    labels = listing.labels[decoded.keep]
+    info = DatasetInfo(name="image_folder", input_shape=(channels, height, width), task="classification",
+                       class_names=listing.class_names, num_outputs=len(listing.class_names),
+                       sample_kind="image", skipped=list(decoded.skipped), source=str(root))
+    if listing.is_validation is None:
+        _check_every_class_readable(listing.class_names, labels, root)
+        train, val = split_indices(labels, stratify=True, fraction=settings["validation_split"],
+                                   seed=settings["seed"])
+    else:
+        is_validation = listing.is_validation[decoded.keep]
+        _check_every_class_readable(listing.class_names, labels[~is_validation], root)
+        train = np.random.default_rng(settings["seed"]).permutation(np.flatnonzero(~is_validation))
+        val = np.flatnonzero(is_validation)
+    return assemble(unit_float(decoded.images[train]), labels[train],
+                    unit_float(decoded.images[val]), labels[val], info, augment=build_augment(settings))
+
+
+def _decode_cached(root: Path, listing: _Listing, geometry: tuple[int, int, int],
+                   context: LoadContext) -> _Decoded:
+    key = (str(root), *geometry, listing.fingerprint())
+    with _cache_lock:
+        decoded = _cache.get(key)
+        if decoded is not None:
+            _cache.move_to_end(key)
+    if decoded is not None:
+        context.report(len(listing.files), len(listing.files))
+        return decoded
+    decoded = _decode_all(listing.files, *geometry, context)
+    with _cache_lock:
+        _cache[key] = decoded
+        while len(_cache) > 1 and sum(d.images.nbytes for d in _cache.values()) > _CACHE_BYTES:
+            _cache.popitem(last=False)
+    return decoded
+
+
+def _list_folder(root: Path) -> _Listing:
+    if not root.exists():
+        raise DataError(f"the folder {root} does not exist", setting="path")
+    if not root.is_dir():
+        raise DataError(f"{root} is a file; expected a folder with one sub-folder per class", setting="path")
+    train_root = root / TRAIN_FOLDER
+    if not train_root.is_dir():
+        return _Listing(*_list_classes(root, None), is_validation=None)
+    class_names, train_files, train_labels = _list_classes(train_root, None)
+    val_root = next((root / name for name in VALIDATION_FOLDERS if (root / name).is_dir()), None)
+    if val_root is None:
+        return _Listing(class_names, train_files, train_labels, is_validation=None)
+    _, val_files, val_labels = _list_classes(val_root, class_names)
+    is_validation = np.concatenate([np.zeros(len(train_files), bool), np.ones(len(val_files), bool)])
+    return _Listing(class_names, train_files + val_files, np.concatenate([train_labels, val_labels]),
+                    is_validation)
+
+
+def _list_classes(folder: Path, known: list[str] | None) -> tuple[list[str], list[Path], np.ndarray]:
+    """Class names (sorted sub-folder names), every file below them, and each file's class index.
+
+    With `known` (a validation folder), the sub-folders must be among the training classes.
+    """
+    class_dirs = sorted((d for d in folder.iterdir() if d.is_dir() and not d.name.startswith(".")),
+                        key=lambda d: d.name)
+    if not class_dirs:
+        loose = any(f.suffix.lower() in IMAGE_SUFFIXES for f in folder.iterdir())
+        hint = " (the images are directly in it)" if loose else ""
+        raise DataError(f"{folder} has no class sub-folders{hint}; put each class's images in their "
+                        f"own sub-folder, e.g. {folder / 'cat'} and {folder / 'dog'}", setting="path")
+    names = [d.name for d in class_dirs]
+    if known is None and len(names) < 2:
+        raise DataError(f"{folder} has only one class folder ({names[0]}); a classifier needs at least two",
+                        setting="path")
+    files: list[Path] = []
+    labels: list[int] = []
+    for class_dir in class_dirs:
+        if known is not None and class_dir.name not in known:
+            raise DataError(f"{class_dir} is a class that the training folder does not have "
+                            f"(training classes: {', '.join(known)})", setting="path")
+        found = _files_below(class_dir)
+        if not found:
+            raise DataError(f"the class folder {class_dir} holds no files", setting="path")
+        files.extend(found)
+        labels.extend([(known or names).index(class_dir.name)] * len(found))
+    return (known or names), files, np.asarray(labels, dtype=np.int64)
+
+
+def _files_below(folder: Path) -> list[Path]:
+    """Every non-hidden file below `folder`, in a stable order."""
+    found = []
+    for parent, dirs, names in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found.extend(Path(parent) / name for name in sorted(names) if not name.startswith("."))
+    return found
+
+
+def _check_every_class_readable(class_names: list[str], train_labels: np.ndarray, root: Path) -> None:
+    """Each class needs readable training images; `train_labels` are those of the readable files."""
+    counts = np.bincount(train_labels, minlength=len(class_names))
+    empty = [name for name, count in zip(class_names, counts, strict=True) if count == 0]
+    if empty:
+        raise DataError(f"no readable training images for class {', '.join(empty)} in {root}",
+                        setting="path")
+
+
+def _decode_all(files: list[Path], channels: int, height: int, width: int,
+                context: LoadContext) -> _Decoded:
+    """Decode on a few threads (Pillow releases the GIL while decoding), reporting progress by percent."""
+    images = np.empty((len(files), channels, height, width), dtype=np.uint8)
+    keep: list[int] = []
+    skipped: list[tuple[str, str]] = []
+    total, last_percent = len(files), -1
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+        decoded = pool.map(lambda f: _read_image(f, height, width, channels), files)
+        for index, (file, (pixels, problem)) in enumerate(zip(files, decoded, strict=True)):
+            if pixels is None:
+                skipped.append((str(file), problem))
+            else:
+                images[len(keep)] = pixels
+                keep.append(index)
+            percent = (index + 1) * 100 // total
+            if percent != last_percent:
+                last_percent = percent
+                context.report(index + 1, total)
+    if len(keep) < total:
+        images = images[:len(keep)].copy()  # do not hold on to the rows of skipped files
+    return _Decoded(images, np.asarray(keep, dtype=np.int64), skipped)
+
+
+def _read_image(file: Path, height: int, width: int, channels: int) -> tuple[np.ndarray | None, str]:
+    """(pixels (C, H, W) uint8, "") or (None, why the file was skipped)."""
+    if file.suffix.lower() not in IMAGE_SUFFIXES:
+        return None, f"not an image file ({file.suffix or 'no extension'})"
+    try:
+        return _decode_image(file, height, width, channels), ""
+    except Exception as exc:  # any decoder failure makes only this file unusable, not the dataset
+        return None, f"cannot be decoded: {exc}"
+
+
+def _decode_image(file: Path, height: int, width: int, channels: int) -> np.ndarray:
+    from PIL import Image
+
+    mode = "L" if channels == 1 else "RGB"
+    with Image.open(file) as image:
+        image.draft(mode, (width, height))  # JPEG: decode at a reduced scale when that is enough
+        image = image.convert(mode)
+        if image.size != (width, height):
+            image = image.resize((width, height), Image.Resampling.BILINEAR)
+        pixels = np.asarray(image, dtype=np.uint8)
+    return pixels[None] if channels == 1 else pixels.transpose(2, 0, 1)
+
+
+register(DatasetSpec(
+    name="image_folder", title="Image folder", category="files",
+    description="Images in one sub-folder per class (optionally under train/ and validation/).",
+    settings=params(
+        path_setting("Folder with one sub-folder per class, or with train/ and validation/ sub-folders."),
+        image_size_setting((0, 0)),
+        CHANNELS_SETTING,
+        SPLIT_SETTINGS,
+        AUGMENT_SETTINGS,
+    ),
+    loader=_load_image_folder))
