@@ -15,12 +15,31 @@ from studio.core.graph import ModelGraph
 from studio.core.inference import GraphAnalysis, analyse, output_activation
 
 
+class _Layers(nn.ModuleDict):
+    """The built layers by node name. Any valid node name is a key, including ones that are also
+    attribute names of a torch module ("train", "eval", "forward", ...): `ModuleDict` refuses those,
+    but keys are only ever used as items here, never as attributes."""
+
+    def __setitem__(self, key: str, module: nn.Module) -> None:
+        if not isinstance(module, nn.Module):
+            raise TypeError(f"{type(module).__name__} is not a torch module")
+        self._modules[key] = module
+
+    def __setattr__(self, name: str, value) -> None:
+        # torch sets plain attributes such as `training` on every module; a layer of that name must
+        # not turn that into "cannot assign 'bool' as child module".
+        if name in self.__dict__.get("_modules", {}) and not isinstance(value, nn.Module):
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
+
+
 class GraphModule(nn.Module):
     def __init__(self, graph: ModelGraph, analysis: GraphAnalysis, *, logits: bool = False):
         super().__init__()
         # Set only when the final activation was left out; predictions must then apply it.
         self.output_activation = output_activation(graph, analysis) if logits else None
-        self.layers = nn.ModuleDict()
+        self.layers = _Layers()
         self._plan: list[tuple[str, list[str]]] = []  # (node name, names of its inputs), in order
         for nid in analysis.order:
             node = graph.nodes[nid]

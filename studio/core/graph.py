@@ -70,15 +70,25 @@ class ModelGraph:
 
     def reaches(self, start: str, goal: str) -> bool:
         """True when a directed path leads from `start` to `goal`."""
+        return goal in self.descendants(start)
+
+    def descendants(self, start: str) -> set[str]:
+        """`start` and every node a directed path leads to from it."""
+        successors = self._successors()
         stack, seen = [start], set()
         while stack:
             current = stack.pop()
-            if current == goal:
-                return True
             if current not in seen:
                 seen.add(current)
-                stack.extend(self.outputs_of(current))
-        return False
+                stack.extend(successors.get(current, ()))
+        return seen
+
+    def _successors(self) -> dict[str, list[str]]:
+        """Node id -> ids it feeds, in edge order; built in one pass so walks stay linear in size."""
+        successors: dict[str, list[str]] = {}
+        for e in self.edges:
+            successors.setdefault(e.src, []).append(e.dst)
+        return successors
 
     def topological_order(self) -> list[str]:
         """Node ids so that every node comes after its inputs (ties keep insertion order)."""
@@ -87,10 +97,11 @@ class ModelGraph:
             indegree[e.dst] += 1
         ready = [nid for nid, d in indegree.items() if d == 0]
         order: list[str] = []
+        successors = self._successors()
         while ready:
             nid = ready.pop(0)
             order.append(nid)
-            for dst in self.outputs_of(nid):
+            for dst in successors.get(nid, ()):
                 indegree[dst] -= 1
                 if indegree[dst] == 0:
                     ready.append(dst)
@@ -122,10 +133,12 @@ class ModelGraph:
         if not has_spec(type_name):
             raise GraphError(f"unknown layer type {type_name!r}", field="type")
         spec = get_spec(type_name)
-        node_id = node_id or self.new_id()
+        node_id = self.new_id() if node_id is None else node_id
+        if not node_id:
+            raise GraphError("a node id must not be empty", field="id")
         if node_id in self.nodes:
             raise GraphError(f"a node with id {node_id!r} already exists", node=node_id)
-        name = name or self.unique_name(spec.default_name)
+        name = self.unique_name(spec.default_name) if name is None else name
         self._check_name(name, node_id)
         node = Node(node_id, type_name, name, _validated(spec, params or {}, name), _pos(pos))
         self.nodes[node_id] = node
@@ -261,6 +274,8 @@ def _validated(spec: LayerSpec, values: Mapping[str, Any], name: str) -> dict[st
 
 def _pos(pos: Iterable[float]) -> tuple[float, float]:
     x, y = pos
+    if not (_finite_number(x) and _finite_number(y)):
+        raise GraphError(f"a position must be two finite numbers, got ({x!r}, {y!r})", field="pos")
     return float(x), float(y)
 
 

@@ -77,7 +77,8 @@ def _check_structure(graph: ModelGraph, result: GraphAnalysis) -> None:
     if inputs:
         result.input_id = inputs[0].id
 
-    sinks = [nid for nid in result.order if not graph.outputs_of(nid) and graph.nodes[nid].type != "Input"]
+    feeding = {e.src for e in graph.edges}
+    sinks = [nid for nid in result.order if nid not in feeding and graph.nodes[nid].type != "Input"]
     if len(sinks) == 1:
         result.output_id = sinks[0]
     elif len(sinks) > 1:
@@ -90,9 +91,9 @@ def _check_structure(graph: ModelGraph, result: GraphAnalysis) -> None:
         problems.append(Problem("the model has only an Input: add layers after it"))
 
     if result.input_id:
+        reachable = graph.descendants(result.input_id)
         for node in graph.nodes.values():
-            if node.id != result.input_id and node.type != "Input" and not graph.reaches(result.input_id,
-                                                                                       node.id):
+            if node.id != result.input_id and node.type != "Input" and node.id not in reachable:
                 problems.append(Problem(f"{_label(node)} is not connected to the Input", node.id))
 
 

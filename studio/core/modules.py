@@ -42,6 +42,22 @@ class Padded(nn.Module):
         return self.op(F.pad(x, self.pads, value=self.value))
 
 
+class PaddedAverage(nn.Module):
+    """Average pooling with 'same' padding that, like Keras, averages only the real values at borders."""
+
+    def __init__(self, pads: tuple[int, ...], window: tuple[int, int], stride: tuple[int, int]):
+        super().__init__()
+        self.pads = pads
+        self.window = window
+        self.stride = stride
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        sums = F.avg_pool2d(F.pad(x, self.pads), self.window, self.stride, divisor_override=1)
+        ones = torch.ones_like(x[:1, :1])
+        counts = F.avg_pool2d(F.pad(ones, self.pads), self.window, self.stride, divisor_override=1)
+        return sums / counts
+
+
 class WithActivation(nn.Module):
     """A weighted layer followed by its activation; keeps the weights under a stable name."""
 

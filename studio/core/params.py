@@ -51,9 +51,13 @@ class Param:
         if kind == "float":
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ValueError(f"expects a number, got {_show(value)}")
-            if not math.isfinite(value):
-                raise ValueError(f"expects a finite number, got {value}")
-            return self._in_range(float(value))
+            try:
+                number = float(value)  # a whole number too large for a float raises OverflowError
+            except OverflowError:
+                number = math.inf
+            if not math.isfinite(number):
+                raise ValueError(f"expects a finite number, got {_show(value)}")
+            return self._in_range(number)
         if kind == "choice":
             if value not in self.choices:
                 raise ValueError(f"expects one of {', '.join(self.choices)}; got {_show(value)}")

@@ -8,6 +8,7 @@ runs code. Saving is atomic.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
@@ -26,6 +27,7 @@ FORMAT_NAME = "model-studio-project"
 FORMAT_VERSION = 1
 SUFFIX = ".studio"
 MAX_FILE_BYTES = 64 * 1024 * 1024  # far above any real project; stops a stray huge file early
+MAX_DEPTH = 64  # far above any real project (about 6 levels); keeps every recursive walk of it safe
 
 # MIGRATIONS[v] turns a version-v document into a version-(v + 1) one.
 MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
@@ -64,6 +66,9 @@ def project_from_dict(data: Any, *, path: str | None = None) -> Project:
     """A Project from the parsed file content; ProjectError names the field at fault."""
     if not isinstance(data, dict) or data.get("format") != FORMAT_NAME:
         raise ProjectError(f"not a Model Studio project (expected \"format\": \"{FORMAT_NAME}\")", path=path)
+    if _depth(data) > MAX_DEPTH:
+        raise ProjectError(f"is not a project: its data is nested too deeply (over {MAX_DEPTH} levels)",
+                           path=path)
     data = migrate(data, path=path)
     name = _typed(data, "name", str, path, default="untitled")
     description = _typed(data, "description", str, path, default="")
@@ -104,7 +109,13 @@ def migrate(data: dict[str, Any], *, path: str | None = None) -> dict[str, Any]:
         step = MIGRATIONS.get(version)
         if step is None:
             raise ProjectError(f"no migration from format {version}", path=path, field="format_version")
-        data = step(dict(data))
+        try:
+            data = step(copy.deepcopy(data))  # a step may edit in place; the caller's data stays
+        except Exception as exc:  # a migration written for well-formed files meets a malformed one
+            raise ProjectError(f"cannot be upgraded from format {version}: {type(exc).__name__}: {exc}",
+                               path=path, field="format_version") from None
+        if not isinstance(data, dict):
+            raise ProjectError(f"cannot be upgraded from format {version}", path=path, field="format_version")
         version += 1
         data["format_version"] = version
     return data
@@ -114,10 +125,16 @@ def load_project(path: str | os.PathLike) -> Project:
     """Read a project file. Every failure is a ProjectError naming the file (and field)."""
     where = str(path)
     try:
-        size = os.path.getsize(path)
-        if size > MAX_FILE_BYTES:
-            raise ProjectError(f"is {size:,} bytes, too large to be a project file", path=where)
-        text = Path(path).read_text(encoding="utf-8")
+        target = Path(path)
+        if target.exists() and not target.is_file() and not target.is_dir():
+            raise ProjectError("is not a regular file (a device or a pipe)", path=where)
+        with open(path, "rb") as handle:
+            # Read at most one byte past the limit, so a huge or endless file is refused, not swallowed.
+            raw = handle.read(MAX_FILE_BYTES + 1)
+        if len(raw) > MAX_FILE_BYTES:
+            raise ProjectError(f"is over {MAX_FILE_BYTES // 2**20} MiB, too large to be a project file",
+                               path=where)
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise ProjectError("no such file", path=where) from None
     except IsADirectoryError:
@@ -196,6 +213,22 @@ def _check_json_values(value: Any, path: str | None, where: str) -> None:
     elif isinstance(value, list):
         for i, v in enumerate(value):
             _check_json_values(v, path, f"{where}[{i}]")
+
+
+def _depth(value: Any) -> int:
+    """How deeply lists and objects nest in `value` (a plain value is 0), without recursion."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, level)
+        if deepest > MAX_DEPTH:
+            break
+        stack.extend((child, level + 1) for child in children)
+    return deepest
 
 
 def _json_type(value: Any) -> str:

@@ -142,16 +142,15 @@ def _pool_build(kind: str):
     def build(inputs, cfg):
         from torch import nn
 
-        from studio.core.modules import Padded
+        from studio.core.modules import Padded, PaddedAverage
 
         window = tuple(cfg["kernel_size"])
         stride = tuple(cfg["strides"])
-        if kind == "max":
-            pool, fill = nn.MaxPool2d(window, stride), float("-inf")
-        else:
-            pool, fill = nn.AvgPool2d(window, stride), 0.0
         pads = _pads(single(inputs).dims[1:], cfg)
-        return Padded(pads, pool, value=fill) if pads else pool
+        if kind == "max":
+            pool = nn.MaxPool2d(window, stride)
+            return Padded(pads, pool, value=float("-inf")) if pads else pool
+        return PaddedAverage(pads, window, stride) if pads else nn.AvgPool2d(window, stride)
 
     return build
 

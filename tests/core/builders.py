@@ -1,0 +1,52 @@
+"""Small graphs the core tests share."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from studio.core.graph import ModelGraph, Node
+
+# The Keras cats-vs-dogs CNN from the seed slides (model.summary(): 4,828,481 parameters).
+SEED_LAYERS: list[tuple[str, dict[str, Any]]] = [
+    ("Input", {"kind": "image", "channels": 3, "height": 150, "width": 150}),
+    ("Conv2D", {"filters": 32, "kernel_size": [3, 3], "activation": "relu"}),
+    ("MaxPool2D", {"kernel_size": [2, 2]}),
+    ("Conv2D", {"filters": 64, "kernel_size": [3, 3], "activation": "relu"}),
+    ("MaxPool2D", {"kernel_size": [2, 2]}),
+    ("Conv2D", {"filters": 128, "kernel_size": [3, 3], "activation": "relu"}),
+    ("MaxPool2D", {"kernel_size": [2, 2]}),
+    ("Flatten", {}),
+    ("Dense", {"units": 128, "activation": "relu"}),
+    ("Dense", {"units": 1, "activation": "sigmoid"}),
+]
+
+
+def chain(layers: Iterable[tuple[str, Mapping[str, Any]]], graph: ModelGraph | None = None) -> ModelGraph:
+    """A straight line of layers, each feeding the next."""
+    graph = graph if graph is not None else ModelGraph()
+    previous: Node | None = None
+    for i, (type_name, params) in enumerate(layers):
+        node = graph.add_node(type_name, params=params, pos=(200.0 * i, 0.0))
+        if previous is not None:
+            graph.connect(previous.id, node.id)
+        previous = node
+    return graph
+
+
+def seed_cnn() -> ModelGraph:
+    return chain(SEED_LAYERS)
+
+
+def mlp(features: int = 4, hidden: int = 8, outputs: int = 3, activation: str = "softmax") -> ModelGraph:
+    return chain([
+        ("Input", {"kind": "vector", "features": features}),
+        ("Dense", {"units": hidden, "activation": "relu"}),
+        ("Dense", {"units": outputs, "activation": activation}),
+    ])
+
+
+def by_name(graph: ModelGraph, name: str) -> Node:
+    node = graph.node_by_name(name)
+    assert node is not None, name
+    return node
