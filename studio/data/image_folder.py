@@ -203,6 +203,17 @@ def _decode_all(files: list[Path], channels: int, height: int, width: int,
     return _Decoded(images, np.asarray(keep, dtype=np.int64), skipped)
 
 
+def read_image(file: str | os.PathLike, channels: int, height: int, width: int) -> np.ndarray:
+    """One image file as (C, H, W) uint8 pixels, decoded and resized exactly as this dataset does.
+
+    Raises a DataError naming the file when it is not an image or cannot be decoded.
+    """
+    pixels, problem = _read_image(Path(file), height, width, channels)
+    if pixels is None:
+        raise DataError(problem, path=file)
+    return pixels
+
+
 def _read_image(file: Path, height: int, width: int, channels: int) -> tuple[np.ndarray | None, str]:
     """(pixels (C, H, W) uint8, "") or (None, why the file was skipped)."""
     if file.suffix.lower() not in IMAGE_SUFFIXES:

@@ -1,0 +1,18 @@
+"""`model-studio predict FILE IMAGE...`: the trained model's most probable classes for image files."""
+
+from __future__ import annotations
+
+import argparse
+
+from studio.analysis import AnalysisError
+from studio.analysis.images import predict_images
+from studio.core.project import load_project
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.top < 1:
+        raise AnalysisError(f"--top {args.top}: show at least 1 class")
+    project = load_project(args.file)
+    for path, ranking in predict_images(project, args.run, args.images):
+        print(f"{path}: " + ", ".join(f"{name} {p:.2f}" for name, p in ranking[:args.top]))
+    return 0
