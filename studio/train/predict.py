@@ -1,0 +1,81 @@
+"""Batched inference: the model's probabilities (or values) for many samples, as numpy.
+
+Imports torch and numpy only when called: the package exports `predict` eagerly (a lazy export
+would be shadowed by this module of the same name once anyone imports it).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+    from torch import nn
+
+
+def model_device(model: nn.Module) -> torch.device:
+    import torch
+
+    for tensor in model.parameters():
+        return tensor.device
+    for tensor in model.buffers():
+        return tensor.device
+    return torch.device("cpu")
+
+
+def predict(model: nn.Module, x: Any, *, output_activation: str | None = None, batch_size: int = 256,
+            device: str | torch.device | None = None) -> np.ndarray:
+    """Outputs for `x` (tensor or array, samples first) in eval mode without gradients, as float32.
+
+    `output_activation` ("sigmoid"/"softmax") is applied when the model returns logits, so the
+    result is probabilities; it defaults to the model's own `output_activation` attribute, which
+    the model builder sets when it strips the activation. Regression models give their values.
+    `device` defaults to the model's; a model elsewhere is moved there for the call and back.
+    The model's train/eval mode is restored afterwards.
+    """
+    import numpy as np
+    import torch
+
+    from studio.train.losses import activate
+
+    if output_activation is None and isinstance(getattr(model, "output_activation", None), str):
+        output_activation = model.output_activation
+    home = model_device(model)
+    target = torch.device(device) if device is not None else home
+    moved = target.type != home.type or (target.index is not None and target.index != home.index)
+    inputs = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
+    layout = _input_layout(model)
+    was_training = model.training
+    model.eval()
+    if moved:
+        model.to(target)
+    chunks = []
+    try:
+        with torch.no_grad():
+            for start in range(0, inputs.shape[0], batch_size):
+                batch = inputs[start:start + batch_size].to(target, non_blocking=True)
+                if batch.dim() == 4:
+                    batch = batch.contiguous(memory_format=layout)
+                chunks.append(activate(model(batch).float(), output_activation).cpu())
+    finally:
+        model.train(was_training)
+        if moved:
+            model.to(home)
+    if not chunks:
+        return np.zeros((0,), dtype=np.float32)
+    return torch.cat(chunks).numpy()
+
+
+def _input_layout(model: nn.Module) -> torch.memory_format:
+    """Channels-last when the model's convolutions are: a mixed layout runs much slower."""
+    import torch
+    from torch import nn
+
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d):
+            if module.weight.is_contiguous(memory_format=torch.channels_last) \
+                    and not module.weight.is_contiguous():
+                return torch.channels_last
+            break
+    return torch.contiguous_format
