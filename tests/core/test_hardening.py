@@ -59,3 +59,18 @@ def test_average_pooling_with_same_padding_averages_only_real_values_like_keras(
     # Windows at the right and bottom border hold 2 (or 1) real values; Keras divides by those.
     expected = torch.tensor([[[[(0 + 1 + 3 + 4) / 4, (2 + 5) / 2], [(6 + 7) / 2, 8.0]]]])
     assert torch.allclose(build_model(graph)(x), expected)
+
+
+def test_saved_files_get_normal_permissions_not_private_temp_ones(tmp_path):
+    from studio.core.atomic import write_atomic
+
+    fresh = tmp_path / "fresh.studio"
+    write_atomic(fresh, b"{}")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert fresh.stat().st_mode & 0o777 == 0o666 & ~umask
+    shared = tmp_path / "shared.studio"
+    shared.write_bytes(b"old")
+    shared.chmod(0o640)
+    write_atomic(shared, b"new")
+    assert shared.stat().st_mode & 0o777 == 0o640 and shared.read_bytes() == b"new"
