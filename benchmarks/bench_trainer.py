@@ -104,7 +104,8 @@ def layouts(data, repeats: int) -> None:
             rates[channels_last].append(plain_epoch(model, data, settings, channels_last=channels_last))
     default, last = statistics.median(rates[False]), statistics.median(rates[True])
     print(f"seed CNN layout: default {default:.1f} samples/s ({1000 * 20 / default:.0f} ms/step of 20) | "
-          f"channels-last {last:.1f} samples/s ({1000 * 20 / last:.0f} ms/step) | speed-up {last / default:.2f}x")
+          f"channels-last {last:.1f} samples/s ({1000 * 20 / last:.0f} ms/step) | "
+          f"speed-up {last / default:.2f}x")
 
 
 def main() -> int:

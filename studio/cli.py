@@ -4,6 +4,10 @@
     model-studio summary FILE           print the model summary
     model-studio train FILE [...]       train headless, Keras-style progress
     model-studio evaluate FILE          accuracy, confusion matrix, per-class scores
+    model-studio cluster FILE [...]     k-means on learned features: ARI, NMI, purity, per-layer table
+    model-studio predict FILE IMAGE...  the most probable classes for image files
+    model-studio export FILE --format F  PyTorch source, TorchScript, ONNX or safetensors
+    model-studio import SOURCE --output FILE   a project from Keras JSON or a PyTorch module
     model-studio make-images FOLDER     write a generated image-folder dataset
 
 Every failure the user can fix is one line on stderr naming the file and field, and exit status 2.
@@ -20,7 +24,8 @@ from studio.core.errors import StudioError
 EXIT_USAGE = 2
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser() -> tuple[argparse.ArgumentParser, list[str]]:
+    """The argument parser and its command names."""
     parser = argparse.ArgumentParser(prog="model-studio", description="Design, train and look inside "
                                      "neural networks. Without a command, opens the studio window.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -44,6 +49,57 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--run", help="the run id to evaluate (default: the latest with weights)")
     evaluate.set_defaults(handler=_lazy("studio.commands.evaluate", "run"))
 
+    from studio.interop.export import FORMATS
+
+    export = commands.add_parser("export", help="write the model as PyTorch source, TorchScript, ONNX or "
+                                 "safetensors weights")
+    export.add_argument("file", help="a .studio project file")
+    export.add_argument("--format", required=True, choices=tuple(FORMATS))
+    export.add_argument("--output", help="the file to write (default: beside the project, NAME.py, "
+                        "NAME.torchscript.pt, NAME.onnx or NAME.safetensors)")
+    export.add_argument("--run", help="the run whose weights to export (default: the latest with weights; "
+                        "fresh weights when there is none)")
+    export.set_defaults(handler=_lazy("studio.commands.export", "run"))
+
+    imports = commands.add_parser("import", help="make a project from a Keras model.to_json() file or a "
+                                  "PyTorch module")
+    imports.add_argument("source", help="a Keras model.to_json() file (only read, never run), or "
+                         "MODULE.py:CLASS, a PyTorch module: this RUNS THE FILE'S CODE, so use only files "
+                         "you trust")
+    imports.add_argument("--output", required=True, help="the .studio project file to write")
+    imports.add_argument("--input-shape", help="one sample's shape without the batch axis, in the source's "
+                         "order: Keras 150,150,3 (fills in sizes the file leaves open); PyTorch 3,150,150 "
+                         "(required for MODULE.py:CLASS)")
+    imports.add_argument("--force", action="store_true", help="replace the output file if it exists")
+    imports.set_defaults(handler=_lazy("studio.commands.import_model", "run"))
+
+    cluster = commands.add_parser("cluster", help="k-means on a layer's learned features, scored against "
+                                  "the true classes")
+    cluster.add_argument("file", help="a .studio project file")
+    cluster.add_argument("--layer", help="the layer whose outputs are clustered (default: the one feeding "
+                         "the output layer; the Input's name means raw input)")
+    cluster.add_argument("--k", type=int, help="number of clusters (default: the number of classes)")
+    cluster.add_argument("--standardize", action=argparse.BooleanOptionalAction, default=True,
+                         help="scale each feature to mean 0, std 1 before clustering (default: on)")
+    cluster.add_argument("--projection", choices=("pca", "tsne"), default="pca",
+                         help="2-D projection for the x, y columns of --csv (default: pca)")
+    cluster.add_argument("--compare", action="store_true", help="also score every layer, raw input first")
+    cluster.add_argument("--csv", metavar="PATH", help="write index, true label, cluster, x, y per sample")
+    cluster.add_argument("--split", choices=("val", "train"), default="val",
+                         help="cluster the validation (default) or the training samples")
+    cluster.add_argument("--max-k", type=int, help="largest k of the inertia-by-k table (default: "
+                         "max(10, 2 x classes))")
+    cluster.add_argument("--seed", type=int, default=0, help="seed of k-means and of the subsamples")
+    cluster.add_argument("--run", help="the run id to use (default: the latest with weights)")
+    cluster.set_defaults(handler=_lazy("studio.commands.cluster", "run"))
+
+    predict = commands.add_parser("predict", help="the trained model's most probable classes for image files")
+    predict.add_argument("file", help="a .studio project file")
+    predict.add_argument("images", nargs="+", metavar="IMAGE", help="image files")
+    predict.add_argument("--top", type=int, default=3, help="how many classes to show per image (default: 3)")
+    predict.add_argument("--run", help="the run id to use (default: the latest with weights)")
+    predict.set_defaults(handler=_lazy("studio.commands.predict", "run"))
+
     images = commands.add_parser("make-images", help="write a generated image-folder dataset (shapes that "
                                  "stand in for cats and dogs) to FOLDER")
     images.add_argument("folder")
@@ -52,7 +108,7 @@ def _parser() -> argparse.ArgumentParser:
     images.add_argument("--size", type=int, default=150, help="image width and height in pixels")
     images.add_argument("--seed", type=int, default=0)
     images.set_defaults(handler=_lazy("studio.commands.make_images", "run"))
-    return parser
+    return parser, list(commands.choices)
 
 
 def _lazy(module: str, function: str) -> Callable[[argparse.Namespace], int]:
@@ -85,8 +141,9 @@ def _open_window(path: str | None) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = _parser()
-    known = {"summary", "train", "evaluate", "make-images", "-h", "--help"}
+    parser, commands = _parser()
+    # Anything other than a command, given alone, is a file to open in the window.
+    known = {*commands, "-h", "--help"}
     if not argv or (argv[0] not in known and len(argv) == 1 and not argv[0].startswith("-")):
         return _guarded(lambda: _open_window(argv[0] if argv else None))
     args = parser.parse_args(argv)

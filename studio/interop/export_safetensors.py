@@ -1,0 +1,16 @@
+"""Safetensors export: the chosen weights, with the project's name and graph as metadata."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from studio.core.project import Project
+from studio.interop.common import ExportModel
+from studio.train.checkpoints import json_metadata, save_weights
+
+
+def export_safetensors(project: Project, model: ExportModel, path: Path) -> str:
+    metadata = json_metadata(format="model-studio-weights", project=project.name, run=model.run_id or "",
+                             input_shape=list(model.input_shape.dims), graph=project.graph.to_dict())
+    save_weights(model.module, path, metadata=metadata)
+    return "safetensors weights with the project's name and graph as metadata"
