@@ -62,6 +62,13 @@ class ModelGraph:
         """Source node ids feeding `node_id`, in port order."""
         return [e.src for e in sorted((e for e in self.edges if e.dst == node_id), key=lambda e: e.port)]
 
+    def inputs_by_node(self) -> dict[str, list[str]]:
+        """`inputs_of` for every node at once, in one pass over the edges."""
+        feeding: dict[str, list[Edge]] = {nid: [] for nid in self.nodes}
+        for e in self.edges:
+            feeding[e.dst].append(e)
+        return {nid: [e.src for e in sorted(edges, key=lambda e: e.port)] for nid, edges in feeding.items()}
+
     def outputs_of(self, node_id: str) -> list[str]:
         return [e.dst for e in self.edges if e.src == node_id]
 

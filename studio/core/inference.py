@@ -53,8 +53,9 @@ def analyse(graph: ModelGraph) -> GraphAnalysis:
         result.problems.append(Problem(str(exc)))
         return result
     _check_structure(graph, result)
+    sources = graph.inputs_by_node()
     for nid in result.order:
-        _infer_node(graph, graph.nodes[nid], result)
+        _infer_node(graph.nodes[nid], sources[nid], result)
     return result
 
 
@@ -97,10 +98,9 @@ def _check_structure(graph: ModelGraph, result: GraphAnalysis) -> None:
                 problems.append(Problem(f"{_label(node)} is not connected to the Input", node.id))
 
 
-def _infer_node(graph: ModelGraph, node: Node, result: GraphAnalysis) -> None:
+def _infer_node(node: Node, sources: list[str], result: GraphAnalysis) -> None:
     info = result.nodes[node.id]
     spec = node.spec
-    sources = graph.inputs_of(node.id)
     try:
         spec.check_arity(len(sources))
     except ShapeError as exc:

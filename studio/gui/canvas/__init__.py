@@ -1,0 +1,1 @@
+"""The model canvas: a QGraphicsScene mirroring the document, and its view."""

@@ -1,0 +1,189 @@
+"""Opening, saving, unsaved-change questions, recent files, recovery and the title."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+from PySide6.QtWidgets import QMessageBox
+
+from studio.core.project import Project, load_project, save_project
+from studio.gui import commands
+from studio.gui.files import example_paths, recovery_path
+from studio.gui.main_window import MainWindow
+from studio.gui.new_dialog import NewProjectDialog
+
+from .helpers import PROJECTS, cats_vs_dogs_core
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def saved_project(folder: Path, name: str = "pets") -> Path:
+    return save_project(Project(graph=cats_vs_dogs_core(), name=name), folder / f"{name}.studio")
+
+
+def modify(win: MainWindow) -> None:
+    commands.add_layer(win.doc, "Dense", (0.0, 300.0))
+    assert win.isWindowModified()
+
+
+def test_title_shows_the_file_and_whether_it_changed(window, tmp_path):
+    assert window.files.load(saved_project(tmp_path))
+    assert window.windowTitle() == "pets.studio[*] — Model Studio"
+    assert not window.isWindowModified()
+    modify(window)
+    window.doc.undo_stack.undo()
+    assert not window.isWindowModified()
+
+
+def test_a_bad_file_keeps_the_current_project(window, answers, tmp_path):
+    window.files.load(saved_project(tmp_path))
+    before = window.doc.project.to_dict()
+    broken = tmp_path / "broken.studio"
+    broken.write_text("{ not json")
+    assert not window.files.open(str(broken))
+    newer = tmp_path / "newer.studio"
+    data = json.loads((tmp_path / "pets.studio").read_text())
+    data["format_version"] = 99
+    newer.write_text(json.dumps(data))
+    assert not window.files.open(str(newer))
+    assert window.doc.project.to_dict() == before
+    assert "not valid JSON" in answers.errors[0] and "broken.studio" in answers.errors[0]
+    assert "format_version" in answers.errors[1] and "newer Model Studio" in answers.errors[1]
+
+
+def test_closing_with_unsaved_changes_asks_first(window, answers, tmp_path):
+    modify(window)
+    answers.unsaved = QMessageBox.StandardButton.Cancel
+    assert not window.close()
+    assert window.isVisible() and answers.asked == ["unsaved"]
+    answers.unsaved = QMessageBox.StandardButton.Save
+    answers.save_path = str(tmp_path / "kept.studio")
+    assert window.close()
+    assert load_project(tmp_path / "kept.studio").to_dict() == window.doc.project.to_dict()
+
+
+def test_discarding_closes_without_saving(window, answers, tmp_path):
+    modify(window)
+    answers.unsaved = QMessageBox.StandardButton.Discard
+    assert window.close()
+    assert not window.isVisible()
+    assert not any(tmp_path.glob("*.studio"))
+
+
+def test_opening_another_file_with_unsaved_changes_asks_too(window, answers, tmp_path):
+    modify(window)
+    answers.unsaved = QMessageBox.StandardButton.Cancel
+    assert not window.files.open(str(saved_project(tmp_path)))
+    assert len(window.doc.graph.nodes) == 1
+    answers.unsaved = QMessageBox.StandardButton.Discard
+    answers.open_path = str(tmp_path / "pets.studio")
+    window.open_action.trigger()
+    assert window.doc.project.name == "pets"
+
+
+def test_new_project_from_the_gallery(window, answers):
+    modify(window)
+    answers.new_project = Project(name="fresh")
+    window.new_action.trigger()
+    assert window.doc.project.name == "fresh" and not window.doc.graph.nodes
+    assert not window.doc.undo_stack.count() and not window.isWindowModified()
+
+
+def test_gallery_offers_empty_and_the_examples(qtbot):
+    examples = example_paths()
+    dialog = NewProjectDialog(None, examples)
+    qtbot.addWidget(dialog)
+    assert dialog.gallery.count() == 1 + len(examples)
+    dialog.gallery.setCurrentRow(0)
+    assert not dialog.selected_project().graph.nodes
+    if examples:
+        assert examples[0].stem == "digits_cnn"
+        dialog.gallery.setCurrentRow(1)
+        chosen = dialog.selected_project()
+        assert chosen.path is None and chosen.graph.nodes  # a copy: saving never overwrites the example
+        assert not dialog.gallery.item(1).icon().isNull()
+
+
+def test_recent_files_are_remembered(window, tmp_path):
+    first, second = saved_project(tmp_path, "first"), saved_project(tmp_path, "second")
+    window.files.load(first)
+    window.files.load(second)
+    assert window.files.recent_files() == [str(second), str(first)]
+    titles = [a.text() for a in window.recent_menu.actions()]
+    assert titles[:2] == ["&1  second.studio", "&2  first.studio"]
+    window.recent_menu.actions()[1].trigger()
+    assert window.doc.project.name == "first"
+
+
+def test_unsaved_work_is_autosaved_and_offered_back(window, answers, tmp_path, qtbot):
+    path = saved_project(tmp_path)
+    window.files.load(path)
+    modify(window)
+    assert window.files.autosave()
+    assert recovery_path().is_file()
+    assert recovery_path().parent == Path(QSettings().fileName()).parent  # the test's own folder
+    edited = window.doc.project.to_dict()
+
+    later = MainWindow(probe_device=False)
+    qtbot.addWidget(later)
+    assert later.files.offer_recovery()
+    assert later.doc.project.to_dict() == edited
+    assert later.doc.project.path == path and later.isWindowModified()
+    later.files.save()
+    assert not recovery_path().exists()
+
+
+def test_declined_recovery_is_forgotten(window, answers):
+    modify(window)
+    window.files.autosave()
+    answers.restore = False
+    assert not window.files.offer_recovery()
+    assert not recovery_path().exists()
+
+
+def test_a_project_file_dropped_on_the_window_opens(window, tmp_path, qtbot):
+    path = saved_project(tmp_path)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                       Qt.KeyboardModifier.NoModifier)
+    window.dropEvent(event)
+    qtbot.waitUntil(lambda: window.doc.project.name == "pets")
+
+
+def test_start_opens_the_file_or_the_default_example(qtbot, tmp_path):
+    win = MainWindow(probe_device=False)
+    qtbot.addWidget(win)
+    win.start(str(saved_project(tmp_path)))
+    assert win.doc.project.path == tmp_path / "pets.studio"
+    win.start(None)
+    if (PROJECTS / "digits_cnn.studio").is_file():
+        assert win.doc.project.name == "digits_cnn" and win.doc.project.path is None
+
+
+def test_window_layout_is_remembered(window):
+    window.bottom_dock.hide()
+    assert window.close()
+    again = MainWindow(probe_device=False)
+    assert again.bottom_dock.isHidden()
+    again.doc.undo_stack.setClean()
+    again.close()
+
+
+def test_run_shows_the_window_without_importing_torch(tmp_path):
+    """The real start-up path, in a fresh process: the window is up before torch is imported."""
+    code = ("import sys; from studio.gui.app import run; code = run(sys.argv[1]); "
+            "print('torch' in sys.modules); sys.exit(code)")
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "MODEL_STUDIO_EXIT_WHEN_SHOWN": "1",
+           "XDG_CONFIG_HOME": str(tmp_path), "HOME": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-c", code, str(saved_project(tmp_path))], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.split()
+    assert lines[0] == "shown" and float(lines[1]) < 5 and lines[2] == "False"
