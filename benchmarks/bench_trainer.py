@@ -111,7 +111,7 @@ def layouts(data, repeats: int) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--seed-samples", type=int, default=200, help="generated 150x150 training images")
+    parser.add_argument("--seed-samples", type=int, default=400, help="generated 150x150 training images")
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
     shapes = load_dataset("shapes", {"n_samples": int(args.seed_samples / 0.8), "classes": 2,
