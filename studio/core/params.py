@@ -28,6 +28,10 @@ class Param:
     length: int | None = None  # for "ints": how many values (e.g. 2 for a kernel size)
     label: str = ""
     optional: bool = False  # an "int" or "float" that may be None ("not set")
+    # Shown only while another setting has one of some values, e.g. ("kind", ("image",)); the value
+    # is kept either way, so switching back restores it.
+    shown_when: tuple[str, tuple[str, ...]] | None = None
+    path: Literal["", "file", "folder"] = ""  # a "str" naming a file or folder: forms offer Browse
 
     def __post_init__(self) -> None:
         if self.kind == "choice" and self.default not in self.choices:
@@ -75,6 +79,13 @@ class Param:
                 raise ValueError(f"expects {self.length} whole numbers, got {len(value)}")
             return tuple(self._in_range(_as_int(v)) for v in value)
         raise ValueError(f"unknown parameter kind {kind!r}")  # pragma: no cover - specs are static
+
+    def relevant(self, values: Mapping[str, Any]) -> bool:
+        """Whether this setting matters given the others (forms hide it when not)."""
+        if self.shown_when is None:
+            return True
+        other, wanted = self.shown_when
+        return values.get(other) in wanted
 
     def to_json(self, value: Any) -> Any:
         """The value as it is written to a project file (tuples become lists)."""

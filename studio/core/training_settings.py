@@ -8,12 +8,14 @@ OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 LOSSES = ("auto", "cross_entropy", "binary_cross_entropy", "mse", "mae", "huber")
 SCHEDULES = ("none", "step", "cosine", "plateau", "onecycle")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+_DECAYING = ("schedule", ("step", "plateau"))
 
 TRAINING_PARAMS = params(
     Param("optimizer", "choice", "adam", "Update rule for the weights.", choices=OPTIMIZERS),
     Param("learning_rate", "float", 1e-3, "Step size of the optimizer.", minimum=1e-8, maximum=10.0),
-    Param("momentum", "float", 0.9, "Momentum for SGD (and RMSprop).", minimum=0.0, maximum=0.999),
-    Param("nesterov", "bool", False, "Nesterov momentum (SGD only)."),
+    Param("momentum", "float", 0.9, "Momentum for SGD (and RMSprop).", minimum=0.0, maximum=0.999,
+          shown_when=("optimizer", ("sgd", "rmsprop"))),
+    Param("nesterov", "bool", False, "Nesterov momentum (SGD only).", shown_when=("optimizer", ("sgd",))),
     Param("weight_decay", "float", 0.0, "L2 penalty on the weights (decoupled for AdamW).",
           minimum=0.0, maximum=1.0),
     Param("loss", "choice", "auto", "Loss to minimise; 'auto' picks it from the task and output layer.",
@@ -25,8 +27,11 @@ TRAINING_PARAMS = params(
     Param("device", "choice", "auto", "Where to train: auto picks CUDA, then MPS, then CPU.",
           choices=DEVICES),
     Param("schedule", "choice", "none", "Learning-rate schedule.", choices=SCHEDULES),
-    Param("step_size", "int", 10, "Epochs between decays (step schedule).", minimum=1, maximum=100000),
-    Param("gamma", "float", 0.1, "Decay factor (step and plateau schedules).", minimum=1e-4, maximum=1.0),
+    Param("step_size", "int", 10, "Epochs between decays (step schedule), or epochs without a better "
+          "validation loss before a decay (plateau schedule).", minimum=1, maximum=100000,
+          shown_when=_DECAYING),
+    Param("gamma", "float", 0.1, "Decay factor (step and plateau schedules).", minimum=1e-4, maximum=1.0,
+          shown_when=_DECAYING),
     Param("early_stopping", "int", 0, "Stop after this many epochs without a better validation loss "
           "(0 = never).", minimum=0, maximum=100000),
     Param("grad_clip", "float", 0.0, "Clip the gradient norm to this value (0 = no clipping).",

@@ -176,7 +176,7 @@ register(DatasetSpec(
     name="csv", title="CSV table", category="files",
     description="A table with a header line: one column is the target, the others are features.",
     settings=params(
-        path_setting("The CSV file (first line: column names)."),
+        path_setting("The CSV file (first line: column names).", "file"),
         Param("target", "str", "", "Column to predict (empty: the last column)."),
         Param("task", "choice", "auto",
               "auto: text or few whole-number values are classes, other numbers are regression.",

@@ -241,7 +241,8 @@ register(DatasetSpec(
     name="image_folder", title="Image folder", category="files",
     description="Images in one sub-folder per class (optionally under train/ and validation/).",
     settings=params(
-        path_setting("Folder with one sub-folder per class, or with train/ and validation/ sub-folders."),
+        path_setting("Folder with one sub-folder per class, or with train/ and validation/ sub-folders.",
+                     "folder"),
         image_size_setting((0, 0)),
         CHANNELS_SETTING,
         SPLIT_SETTINGS,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from studio.core.params import Param
 
 SEED_SETTING = Param("seed", "int", 0, "Random seed: the same seed gives the same data and split.",
@@ -30,5 +32,5 @@ def noise_setting(default: float, help_text: str, maximum: float = 10.0) -> Para
     return Param("noise", "float", default, help_text, minimum=0.0, maximum=maximum)
 
 
-def path_setting(help_text: str) -> Param:
-    return Param("path", "str", "", help_text)
+def path_setting(help_text: str, kind: Literal["file", "folder"]) -> Param:
+    return Param("path", "str", "", help_text, path=kind)

@@ -123,7 +123,8 @@ for _source in _SOURCES:
     register(DatasetSpec(
         name=_source.name, title=_source.title, category="torchvision", description=_source.description,
         settings=params(
-            Param("root", "str", "data", f"Folder whose {_source.folder}/ sub-folder holds the files."),
+            Param("root", "str", "data", f"Folder whose {_source.folder}/ sub-folder holds the files.",
+                  path="folder"),
             Param("max_samples", "int", 0, "Use at most this many training images, picked at random "
                   "(0 = all); the test set is cut in the same proportion.", minimum=0, maximum=10_000_000),
             SEED_SETTING,

@@ -18,11 +18,13 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
+    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QSpinBox,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -198,7 +200,30 @@ class _TextEditor(_Editor):
         self.edit = QLineEdit()
         self.edit.editingFinished.connect(self._emit)
         self._shown = ""
-        return self.edit
+        if not self.param.path:
+            return self.edit
+        # A file or folder setting: typed, or chosen with a dialog.
+        widget = QWidget()
+        row = QHBoxLayout(widget)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(4)
+        row.addWidget(self.edit, 1)
+        browse = QToolButton()
+        browse.setText("Browse…")
+        browse.setToolTip(f"Choose the {self.param.path}")
+        browse.clicked.connect(self._browse)
+        row.addWidget(browse)
+        return widget
+
+    def _browse(self) -> None:
+        start = self.edit.text()
+        if self.param.path == "folder":
+            chosen = QFileDialog.getExistingDirectory(self.widget, self.param.label, start)
+        else:
+            chosen = QFileDialog.getOpenFileName(self.widget, self.param.label, start)[0]
+        if chosen:
+            self.edit.setText(chosen)
+            self._emit()
 
     def _emit(self) -> None:
         if self.edit.text() != self._shown:
@@ -287,7 +312,7 @@ class ParamForm(QWidget):
         self._editors: dict[str, _Editor] = {}
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
-        form = QFormLayout()
+        form = self._form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         outer.addLayout(form)
@@ -314,6 +339,8 @@ class ParamForm(QWidget):
     def set_values(self, values: Mapping[str, Any]) -> None:
         for name, editor in self._editors.items():
             editor.set_value(values.get(name, editor.param.default))
+            # Settings that do not apply (an image's height for a vector Input) are hidden, not lost.
+            self._form.setRowVisible(editor.widget, editor.param.relevant(values))
 
     def show_message(self, text: str | None) -> None:
         """A validation message under the form (None hides it)."""

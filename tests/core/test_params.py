@@ -200,3 +200,12 @@ def test_shape_helpers_follow_keras():
     assert str(TensorShape((32, 148, 148))) == "(N, 32, 148, 148)"
     assert TensorShape((7, 8)).with_features(3).dims == (7, 3)
     assert TensorShape((3, 4, 5)).with_features(6).dims == (6, 4, 5)
+
+
+def test_a_setting_is_relevant_only_while_the_setting_it_depends_on_allows():
+    from studio.core.params import Param
+
+    height = Param("height", "int", 28, "Image height.", minimum=1, shown_when=("kind", ("image",)))
+    always = Param("rate", "float", 0.5, "A rate.")
+    assert height.relevant({"kind": "image"}) and not height.relevant({"kind": "vector"})
+    assert always.relevant({})
