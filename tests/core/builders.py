@@ -50,3 +50,19 @@ def by_name(graph: ModelGraph, name: str) -> Node:
     node = graph.node_by_name(name)
     assert node is not None, name
     return node
+
+
+def build_case(type_name: str, input_cfg: dict, params: dict, branches: tuple) -> tuple[ModelGraph, Node]:
+    """An Input feeding a layer of `type_name` through `branches` (one per input port): each branch a
+    tuple of (type, params) layers, the empty tuple being a direct connection."""
+    graph = ModelGraph()
+    source = graph.add_node("Input", params=input_cfg)
+    target = graph.add_node(type_name, params=params)
+    for port, branch in enumerate(branches):
+        previous = source
+        for branch_type, branch_params in branch:
+            node = graph.add_node(branch_type, params=branch_params)
+            graph.connect(previous.id, node.id)
+            previous = node
+        graph.connect(previous.id, target.id, port)
+    return graph, target

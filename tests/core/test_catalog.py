@@ -17,6 +17,8 @@ from studio.core.graph import ModelGraph
 from studio.core.inference import analyse
 from studio.core.layers import all_specs, get_spec
 
+from .builders import build_case
+
 IMAGE = {"kind": "image", "channels": 3, "height": 9, "width": 8}
 VECTOR = {"kind": "vector", "features": 6}
 SEQ = {"kind": "sequence", "length": 7, "features": 8}
@@ -112,20 +114,6 @@ CASES = [
                                                                                "same"}),)),
          id="sequence-3-inputs"),
 ]
-
-
-def build_case(type_name: str, input_cfg: dict, params: dict, branches: tuple):
-    graph = ModelGraph()
-    source = graph.add_node("Input", params=input_cfg)
-    target = graph.add_node(type_name, params=params)
-    for port, branch in enumerate(branches):
-        previous = source
-        for branch_type, branch_params in branch:
-            node = graph.add_node(branch_type, params=branch_params)
-            graph.connect(previous.id, node.id)
-            previous = node
-        graph.connect(previous.id, target.id, port)
-    return graph, target
 
 
 def sample(input_cfg: dict, batch: int = 2) -> torch.Tensor:

@@ -13,6 +13,7 @@ from studio.core.build import GraphModule, build_model
 from studio.core.graph import ModelGraph
 from studio.core.project import Project, load_project, save_project
 from studio.train import load_weights, save_weights
+from tests.core.builders import build_case
 
 PROJECTS = Path(__file__).resolve().parents[2] / "projects"
 
@@ -74,17 +75,7 @@ CASES = [
 
 
 def case_graph(type_name: str, input_cfg: dict, params: dict, branches: tuple) -> ModelGraph:
-    graph = ModelGraph()
-    source = graph.add_node("Input", params=input_cfg)
-    target = graph.add_node(type_name, params=params)
-    for port, branch in enumerate(branches):
-        previous = source
-        for branch_type, branch_params in branch:
-            node = graph.add_node(branch_type, params=branch_params)
-            graph.connect(previous.id, node.id)
-            previous = node
-        graph.connect(previous.id, target.id, port)
-    return graph
+    return build_case(type_name, input_cfg, params, branches)[0]
 
 
 def project_with_weights(graph: ModelGraph, folder: Path, name: str = "model", **fields: Any) -> Project:
