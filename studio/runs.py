@@ -134,6 +134,26 @@ def load_trained_model(project: Project, run: Mapping[str, Any]) -> GraphModule:
     return model.eval()
 
 
+@dataclass
+class TrainedSession:
+    """A project opened for looking at a trained model: the run, its model and the project's data."""
+
+    project: Project
+    run: dict[str, Any]
+    model: GraphModule
+    data: LoadedData
+
+
+def open_trained(path: str | Path, run_id: str | None = None) -> TrainedSession:
+    """Load a project file, its run `run_id` (or the latest trained), that run's model and the data."""
+    from studio.core.project import load_project
+
+    project = load_project(path)
+    run = latest_trained_run(project, run_id)
+    model = load_trained_model(project, run)
+    return TrainedSession(project, run, model, load_project_data(project))
+
+
 def _saved_path(project: Project) -> Path:
     if project.path is None:
         raise RunError("save the project first: runs and weights are stored beside the project file")

@@ -14,15 +14,12 @@ from studio.analysis.clustering import (
     write_assignments_csv,
 )
 from studio.analysis.samples import SPLIT_TITLES
-from studio.core.project import load_project
-from studio.runs import latest_trained_run, load_project_data, load_trained_model
+from studio.runs import open_trained
 
 
 def run(args: argparse.Namespace) -> int:
-    project = load_project(args.file)
-    record = latest_trained_run(project, args.run)
-    model = load_trained_model(project, record)
-    data = load_project_data(project)
+    session = open_trained(args.file, args.run)
+    model, data, record = session.model, session.data, session.run
     ks = list(range(2, args.max_k + 1)) if args.max_k is not None else None
     analysis = cluster_layer(model, data, layer=args.layer, k=args.k, split=args.split,
                              standardize=args.standardize, seed=args.seed, ks=ks,

@@ -11,17 +11,14 @@ from studio.analysis.evaluation import (
     predicted_classes,
     regression_report,
 )
-from studio.core.project import load_project
-from studio.runs import latest_trained_run, load_project_data, load_trained_model
+from studio.runs import open_trained
 
 
 def run(args: argparse.Namespace) -> int:
     from studio.train import predict
 
-    project = load_project(args.file)
-    record = latest_trained_run(project, args.run)
-    model = load_trained_model(project, record)
-    data = load_project_data(project)
+    session = open_trained(args.file, args.run)
+    model, data, record = session.model, session.data, session.run
     outputs = predict(model, data.val_x, output_activation=model.output_activation)
     targets = data.val_y.numpy()
     print(f"Run {record['id']} ({record.get('status', '?')}), {data.num_val} validation samples of "
