@@ -7,6 +7,7 @@ Values are set back from the document with `set_values`, which never emits.
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -94,7 +95,7 @@ class FloatSpinBox(QDoubleSpinBox):
         self.setValue(round(value + steps * step, 12))
 
 
-class _Editor:
+class _Editor(ABC):
     """One setting's widget: shows a value, and calls `changed(value)` when the user finishes editing."""
 
     def __init__(self, param: Param, changed: Callable[[Any], None]) -> None:
@@ -104,11 +105,11 @@ class _Editor:
         tip = f"{param.help}\nAllowed: {param.describe_range()}"
         self.widget.setToolTip(tip)
 
-    def _build(self) -> QWidget:
-        raise NotImplementedError
+    @abstractmethod
+    def _build(self) -> QWidget: ...
 
-    def set_value(self, value: Any) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def set_value(self, value: Any) -> None: ...
 
 
 def _spin_range(param: Param, optional_slot: bool) -> tuple[int, int]:
