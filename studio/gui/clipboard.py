@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 from collections.abc import Iterable
 from typing import Any
@@ -50,7 +51,28 @@ def copy_to_clipboard(graph: ModelGraph, node_ids: Iterable[str]) -> int:
     mime.setData(MIME_TYPE, text.encode("utf-8"))
     mime.setText(text)  # readable when pasted into an editor or a chat
     QGuiApplication.clipboard().setMimeData(mime)
+    _release_at_exit()
     return len(data["nodes"])
+
+
+_release_registered = False
+
+
+def _release_at_exit() -> None:
+    """Take our layers off the clipboard before Python exits: the bindings crash the process when
+    the application is destroyed while the clipboard still holds mime data made in Python."""
+    global _release_registered
+    if not _release_registered:
+        _release_registered = True
+        atexit.register(_release)
+
+
+def _release() -> None:
+    if QGuiApplication.instance() is None:
+        return
+    mime = QGuiApplication.clipboard().mimeData()
+    if mime is not None and mime.hasFormat(MIME_TYPE):
+        QGuiApplication.clipboard().clear()
 
 
 def fragment_from_clipboard() -> ModelGraph | None:
