@@ -75,25 +75,31 @@ class TrainingJob:
     trainer: Trainer
     data: LoadedData
     resume: bool = False
+    writes_files: bool = True  # False on the other ranks of a distributed run: rank 0 writes
 
     def run(self) -> RunResult:
         """Train, then store the final weights beside the project and the run in the project file."""
         result = self.trainer.fit(resume=self.resume)
-        record_run(self.project, result, checkpoint_dir(self.project))
+        if self.writes_files:
+            record_run(self.project, result, checkpoint_dir(self.project))
         return result
 
 
 def prepare_training(project: Project, *, overrides: Mapping[str, Any] | None = None,
                      callbacks: Sequence[Any] = (), resume: bool = False,
-                     progress: Callable[[int, int], None] | None = None) -> TrainingJob:
-    """Load the data, build the model and set up the trainer for `project` (saved, so runs have a home)."""
+                     progress: Callable[[int, int], None] | None = None,
+                     writes_files: bool = True) -> TrainingJob:
+    """Load the data, build the model and set up the trainer for `project` (saved, so runs have a home).
+
+    With `writes_files=False` (the other ranks of a distributed run) nothing is written to disk."""
     from studio.train import Trainer
 
     settings = TRAINING_PARAMS.validate({**project.training, **(overrides or {})})
     data = load_project_data(project, progress=progress)
     model = build_for_training(project, settings["seed"])
-    trainer = Trainer(model, data, settings, callbacks=callbacks, checkpoint_dir=checkpoint_dir(project))
-    return TrainingJob(project, trainer, data, resume)
+    checkpoints = checkpoint_dir(project) if writes_files else None
+    trainer = Trainer(model, data, settings, callbacks=callbacks, checkpoint_dir=checkpoints)
+    return TrainingJob(project, trainer, data, resume, writes_files)
 
 
 def record_run(project: Project, result: RunResult, checkpoints: Path) -> None:

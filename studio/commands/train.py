@@ -1,4 +1,8 @@
-"""`model-studio train FILE`: train headless with Keras-style progress; Ctrl-C stops cleanly."""
+"""`model-studio train FILE`: train headless with Keras-style progress; Ctrl-C stops cleanly.
+
+Under `torchrun --nproc_per_node=N -m studio train FILE` every process trains its shard with
+DistributedDataParallel and only rank 0 prints and writes the project and weights.
+"""
 
 from __future__ import annotations
 
@@ -7,22 +11,42 @@ import signal
 import sys
 
 from studio.core.project import load_project
-from studio.runs import prepare_training
+from studio.runs import RunError, prepare_training
 
 
 def run(args: argparse.Namespace) -> int:
-    from studio.train import KerasProgress
+    from studio.train import KerasProgress, distributed
+    from studio.train.devices import cpu_count
 
     project = load_project(args.file)
     overrides = {key: value for key, value in (("epochs", args.epochs), ("batch_size", args.batch_size),
                                                ("device", args.device)) if value is not None}
-    data_progress = _LoadingLine()
-    job = prepare_training(project, overrides=overrides, callbacks=[KerasProgress(sys.stdout)],
-                           resume=args.resume, progress=data_progress)
-    data_progress.done()
+    group = distributed.start_from_environment(overrides.get("device", project.training["device"]))
+    try:
+        if group is not None:
+            if args.resume:
+                raise RunError("--resume is for single-process runs; start the distributed run afresh")
+            if not project.training["threads"]:  # processes on one machine share its cores
+                overrides["threads"] = max(1, cpu_count() // group.local_world)
+        return _train(args, project, overrides, group, KerasProgress)
+    finally:
+        distributed.finish()
+
+
+def _train(args, project, overrides, group, progress_callback) -> int:
+    from studio.train import distributed
+
+    leader = group is None or group.leader
+    say = print if leader else _quiet
+    data_progress = _LoadingLine() if leader else None
+    job = prepare_training(project, overrides=overrides, resume=args.resume, progress=data_progress,
+                           callbacks=[progress_callback(sys.stdout)] if leader else [], writes_files=leader)
+    if data_progress:
+        data_progress.done()
     info = job.data.info
-    print(f"Training on {job.data.num_train} samples, validating on {job.data.num_val} "
-          f"({info.name}, {info.task}) on {job.trainer.device}")
+    ranks = f" x {group.world} processes ({group.backend})" if group else ""
+    say(f"Training on {job.data.num_train} samples, validating on {job.data.num_val} "
+        f"({info.name}, {info.task}) on {job.trainer.device}{ranks}")
 
     # The first Ctrl-C asks the trainer to stop after the current batch; the run and its weights are
     # then saved as usual. A second Ctrl-C interrupts at once.
@@ -36,10 +60,20 @@ def run(args: argparse.Namespace) -> int:
         result = job.run()
     finally:
         signal.signal(signal.SIGINT, previous)
+    if result.status == "failed" and not leader:
+        print(f"model-studio: rank {group.rank}: {result.message}", file=sys.stderr)
+    if group is not None and result.status != "failed":
+        if not distributed.weights_agree(job.trainer.model):
+            raise RunError(f"the {group.world} processes ended with different weights")
+        say(f"All {group.world} processes ended with identical weights")
     where = project.weights_path(result.id).name if result.weights else "no weights"
-    print(f"Run {result.id}: {result.status} in {result.duration_s:.1f} s"
-          + (f" ({result.message})" if result.message else "") + f"; saved {project.path.name} and {where}")
+    say(f"Run {result.id}: {result.status} in {result.duration_s:.1f} s"
+        + (f" ({result.message})" if result.message else "") + f"; saved {project.path.name} and {where}")
     return 0 if result.status in ("completed", "early_stopped", "stopped") else 1
+
+
+def _quiet(*_args, **_kwargs) -> None:
+    """Ranks other than 0 print nothing but errors."""
 
 
 class _LoadingLine:

@@ -24,6 +24,7 @@ from torch import Tensor, nn
 
 from studio.core.params import ParamValueError
 from studio.core.training_settings import TRAINING_PARAMS
+from studio.train import distributed
 from studio.train.callbacks import CallbackError, CallbackList
 from studio.train.checkpoints import (
     BEST_WEIGHTS,
@@ -190,8 +191,12 @@ class Trainer:
         s = self.settings
         data = self.data
         self._batch_size = s["batch_size"]
-        self._samples = int(data.train_x.shape[0])
+        self._group = distributed.current()
+        total = int(data.train_x.shape[0])
+        # Under torchrun each rank trains on its own shard of every epoch (see distributed.shard).
+        self._samples = -(-total // self._group[1]) if self._group else total
         self._batches = math.ceil(self._samples / self._batch_size)
+        self._train_model = self._parallel_model() if self._group else self.model
         self._optimizer = build_optimizer(self.model.parameters(), s)
         self._scheduler, self._cadence = build_scheduler(self._optimizer, s, self._batches)
         fp16 = self.amp_dtype == torch.float16
@@ -261,7 +266,7 @@ class Trainer:
         if notify.wants("on_epoch_begin"):
             notify("on_epoch_begin", {"epoch": number, "epochs": self.settings["epochs"],
                                       "batches": self._batches, "first_batch": epoch.batch + 1})
-        model, optimizer, objective = self.model, self._optimizer, self.objective
+        model, optimizer, objective = self._train_model, self._optimizer, self.objective
         scaler, scheduler = self._scaler, self._scheduler
         per_batch_schedule = self._cadence == "batch"
         x_all, t_all, order, batch_size = self._train_x, self._train_t, epoch.order, self._batch_size
@@ -336,11 +341,21 @@ class Trainer:
                 if wants_batch:
                     notify("on_batch_end", self._batch_info(epoch, value))
 
+    def _parallel_model(self) -> nn.Module:
+        """The model wrapped so that backward passes average gradients across the ranks."""
+        from torch.nn.parallel import DistributedDataParallel
+
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        return DistributedDataParallel(self.model, device_ids=ids)
+
     def _start_epoch(self, number: int) -> EpochState:
         seed = self.settings["seed"]
         # Seeded from (seed, epoch) alone, so a resumed run shuffles exactly like a straight one.
         generator = torch.Generator().manual_seed(seed * 1_000_003 + number)
-        order = torch.randperm(self._samples, generator=generator).to(self._train_x.device)
+        order = torch.randperm(int(self._train_x.shape[0]), generator=generator)
+        if self._group:
+            order = distributed.shard(order, *self._group)
+        order = order.to(self._train_x.device)
         targets = self._train_t.index_select(0, order).to(self.device)
         epoch = EpochState(number=number, order=order, targets=targets,
                        predictions=self.objective.prediction_buffer(self._samples, self.device))
