@@ -29,6 +29,7 @@ from studio.gui.device import DeviceProbe, describe
 from studio.gui.document import Document
 from studio.gui.files import ProjectFiles
 from studio.gui.inspector import Inspector
+from studio.gui.interop_actions import InteropActions
 from studio.gui.palette import LayerPalette
 from studio.gui.param_form import commit_focused_edit
 from studio.gui.problems_panel import ProblemsPanel
@@ -153,6 +154,8 @@ class MainWindow(QMainWindow):
         file_menu.addActions([self.save_action, self.save_as_action])
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
+        self.interop = InteropActions(self.doc, self.files, self)
+        self.interop.add_to(file_menu, before=self.quit_action)
         edit = bar.addMenu("&Edit")
         edit.addActions([self.undo_action, self.redo_action])
         edit.addSeparator()
