@@ -36,6 +36,7 @@ class GraphAnalysis:
     order: list[str] = field(default_factory=list)  # topological, empty when the graph has a cycle
     input_id: str | None = None
     output_id: str | None = None
+    loose: set[str] = field(default_factory=set)  # layers with no connection at all
 
     @property
     def ok(self) -> bool:
@@ -55,7 +56,8 @@ def analyse(graph: ModelGraph) -> GraphAnalysis:
     _check_structure(graph, result)
     sources = graph.inputs_by_node()
     for nid in result.order:
-        _infer_node(graph.nodes[nid], sources[nid], result)
+        if nid not in result.loose:
+            _infer_node(graph.nodes[nid], sources[nid], result)
     return result
 
 
@@ -79,7 +81,15 @@ def _check_structure(graph: ModelGraph, result: GraphAnalysis) -> None:
         result.input_id = inputs[0].id
 
     feeding = {e.src for e in graph.edges}
-    sinks = [nid for nid in result.order if nid not in feeding and graph.nodes[nid].type != "Input"]
+    # A layer with no connection at all gets one message, not one for each rule it breaks.
+    touched = feeding | {e.dst for e in graph.edges}
+    loose = [nid for nid in result.order if nid not in touched and graph.nodes[nid].type != "Input"]
+    for nid in loose:
+        problems.append(Problem(f"{_label(graph.nodes[nid])} is not connected: connect it between layers "
+                                "or delete it", nid))
+    result.loose = set(loose)
+    sinks = [nid for nid in result.order
+             if nid not in feeding and nid not in result.loose and graph.nodes[nid].type != "Input"]
     if len(sinks) == 1:
         result.output_id = sinks[0]
     elif len(sinks) > 1:
@@ -94,7 +104,8 @@ def _check_structure(graph: ModelGraph, result: GraphAnalysis) -> None:
     if result.input_id:
         reachable = graph.descendants(result.input_id)
         for node in graph.nodes.values():
-            if node.id != result.input_id and node.type != "Input" and node.id not in reachable:
+            if (node.id != result.input_id and node.type != "Input" and node.id not in reachable
+                    and node.id not in result.loose):
                 problems.append(Problem(f"{_label(node)} is not connected to the Input", node.id))
 
 

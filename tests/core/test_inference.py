@@ -52,11 +52,22 @@ def test_second_input_is_flagged_on_its_node():
         build_model(graph)
 
 
-def test_unconnected_node_is_flagged():
+def test_a_layer_with_no_connection_gets_one_message():
     graph = mlp()
     loose = graph.add_node("Dense", name="stray")
     analysis = analyse(graph)
-    assert any("not connected to the Input" in m for m in analysis.problems_of(loose.id))
+    assert analysis.problems_of(loose.id) == ["Dense 'stray' is not connected: connect it between layers or "
+                                              "delete it"]
+    assert graph.nodes[analysis.output_id].name == "dense_1"  # the real output is still found
+
+
+def test_a_branch_that_does_not_start_at_the_input_is_flagged():
+    graph = mlp()
+    first = graph.add_node("Dense", name="first")
+    second = graph.add_node("Dense", name="second")
+    graph.connect(first.id, second.id)
+    analysis = analyse(graph)
+    assert any("not connected to the Input" in m for m in analysis.problems_of(second.id))
 
 
 def test_two_loose_ends_are_flagged():

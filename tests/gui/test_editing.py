@@ -72,7 +72,7 @@ def test_problem_nodes_are_marked_and_a_click_on_a_problem_selects_the_node(wind
     graph.add_node("Dense", pos=(200, 150))  # not connected to anything
     show(window, graph)
     item = window.scene.node_items["n3"]
-    assert item.look.error and "not connected to the Input" in item.look.error
+    assert item.look.error and "is not connected" in item.look.error
     assert "not connected" in item.tooltip()
     help_event = QGraphicsSceneHelpEvent(QEvent.Type.GraphicsSceneHelp)
     help_event.setScenePos(item.mapToScene(item.body().center()))
