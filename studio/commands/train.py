@@ -22,15 +22,18 @@ def run(args: argparse.Namespace) -> int:
     overrides = {key: value for key, value in (("epochs", args.epochs), ("batch_size", args.batch_size),
                                                ("device", args.device)) if value is not None}
     group = distributed.start_from_environment(overrides.get("device", project.training["device"]))
+    in_step = False  # this rank failed: the others may be inside a collective, so it leaves at once
     try:
         if group is not None:
             if args.resume:
                 raise RunError("--resume is for single-process runs; start the distributed run afresh")
             if not project.training["threads"]:  # processes on one machine share its cores
                 overrides["threads"] = max(1, cpu_count() // group.local_world)
-        return _train(args, project, overrides, group, KerasProgress)
+        code = _train(args, project, overrides, group, KerasProgress)
+        in_step = code == 0
+        return code
     finally:
-        distributed.finish()
+        distributed.finish(in_step=in_step)
 
 
 def _train(args, project, overrides, group, progress_callback) -> int:

@@ -69,6 +69,11 @@ def weights_agree(model: torch.nn.Module) -> bool:
     return differs.item() == 0.0
 
 
-def finish() -> None:
+def finish(*, in_step: bool = True) -> None:
+    """Leave the process group. `in_step`: every rank got here the same way (no error), so they first
+    wait for each other: a rank that tore down its connections while another still used them was
+    aborted by gloo ("terminate called without an active exception")."""
     if dist.is_initialized():
+        if in_step:
+            dist.barrier()
         dist.destroy_process_group()
