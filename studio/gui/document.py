@@ -32,6 +32,7 @@ class Document(QObject):
     changed = Signal()
     replaced = Signal()  # a different project was loaded: views rebuild, selection is gone
     refused = Signal(str)  # an edit the model's rules refuse (cycle, taken input, bad value)
+    runs_changed = Signal()  # the project's recorded runs changed (a run finished); not an edit
 
     def __init__(self, project: Project | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -40,6 +41,7 @@ class Document(QObject):
         self.analysis: GraphAnalysis = analyse(self.project.graph)
         self._batch_depth = 0
         self._dirty = False
+        self._lock_reason = ""  # while set, every edit is refused with this reason (a run is training)
 
     # --- whole-project operations ----------------------------------------------------------------------
 
@@ -49,6 +51,9 @@ class Document(QObject):
 
     def replace(self, project: Project, *, modified: bool = False) -> None:
         """Show another project; the undo history belongs to the old one and is dropped."""
+        if self._lock_reason:
+            self.refused.emit(self._lock_reason)
+            return
         self.project = project
         self.undo_stack.clear()
         if modified:
@@ -63,6 +68,9 @@ class Document(QObject):
 
     def push(self, command: Edit) -> bool:
         """Run `command` and record it; an edit the rules refuse is reported via `refused` instead."""
+        if self._lock_reason:
+            self.refused.emit(self._lock_reason)
+            return False
         try:
             command.redo()
         except StudioError as exc:
@@ -71,6 +79,39 @@ class Document(QObject):
         command.applied = True  # QUndoStack.push calls redo() again; the command skips that one
         self.undo_stack.push(command)
         return True
+
+    def undo(self) -> None:
+        if self._lock_reason:
+            self.refused.emit(self._lock_reason)
+        else:
+            self.undo_stack.undo()
+
+    def redo(self) -> None:
+        if self._lock_reason:
+            self.refused.emit(self._lock_reason)
+        else:
+            self.undo_stack.redo()
+
+    # --- read-only while training ----------------------------------------------------------------------
+
+    @property
+    def locked(self) -> str:
+        """Why the project may not be edited now, or "" when it may."""
+        return self._lock_reason
+
+    def lock(self, reason: str) -> None:
+        self._lock_reason = reason
+
+    def unlock(self) -> None:
+        self._lock_reason = ""
+
+    def set_runs(self, runs: list[dict[str, Any]], *, saved: bool = True) -> None:
+        """Show the runs a training run recorded. Not an edit: the run is already in the file, so no undo
+        step and no change to "modified" (unless the file could not be written: then it needs a save)."""
+        self.project.runs = copy.deepcopy(runs)
+        if not saved:
+            self.undo_stack.resetClean()
+        self.runs_changed.emit()
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:

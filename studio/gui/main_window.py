@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 from studio.core.graph import ModelGraph
 from studio.core.project import SUFFIX
 from studio.gui import clipboard, commands, icons, theme
+from studio.gui.analysis.results_dock import ResultsPanel
 from studio.gui.canvas.node_item import NodeItem
 from studio.gui.canvas.scene import GraphScene
 from studio.gui.canvas.view import GraphView
@@ -35,6 +36,7 @@ from studio.gui.param_form import commit_focused_edit
 from studio.gui.problems_panel import ProblemsPanel
 from studio.gui.summary_panel import SummaryPanel
 from studio.gui.theme import CanvasTheme
+from studio.gui.training.session import TrainingSession
 
 APP_NAME = "Model Studio"
 PASTE_STEP = 40.0
@@ -66,6 +68,11 @@ class MainWindow(QMainWindow):
                                          Qt.DockWidgetArea.RightDockWidgetArea)
         self.bottom_dock = self._dock("Summary and Problems", "BottomDock", self.bottom_tabs,
                                       Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.results = ResultsPanel(self.doc)
+        self.results_dock = self._dock("Results", "ResultsDock", self.results,
+                                       Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.bottom_dock, self.results_dock)
+        self.bottom_dock.raise_()
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         self._make_actions()
@@ -73,6 +80,8 @@ class MainWindow(QMainWindow):
         self._make_toolbar()
         self._make_status_bar()
         self._connect()
+        self.training = TrainingSession(self)
+        self.training.activity_changed.connect(self._refresh_title)
         self.setAcceptDrops(True)
         self._default_size()
         self.resizeDocks([self.palette_dock, self.inspector_dock], [200, 300], Qt.Orientation.Horizontal)
@@ -126,6 +135,10 @@ class MainWindow(QMainWindow):
         self.redo_action = stack.createRedoAction(self, "&Redo")
         self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
         self.redo_action.setIcon(icons.icon("redo"))
+        # Undo and redo go through the document, which refuses them while a run trains the model.
+        for action, slot in ((self.undo_action, self.doc.undo), (self.redo_action, self.doc.redo)):
+            action.triggered.disconnect()
+            action.triggered.connect(lambda _checked=False, s=slot: s())
         self.addActions([self.undo_action, self.redo_action])
         self.cut_action = self._action("Cu&t", self.cut, key.Cut, "cut", "Cut the selected layers")
         self.copy_action = self._action("&Copy", self.copy, key.Copy, "copy", "Copy the selected layers")
@@ -140,6 +153,8 @@ class MainWindow(QMainWindow):
         self.zoom_out_action = self._action("Zoom &Out", self.view.zoom_out, key.ZoomOut, "zoom-out")
         self.layout_action = self._action("Auto &Layout", self.auto_layout, "Ctrl+L", "layout",
                                           "Arrange the layers left to right")
+        self.results_action = self._action("Show &Results", self.show_results, "Ctrl+Shift+R", "results",
+                                           "Look inside the trained model: evaluation, predictions, clusters")
         for action in (self.cut_action, self.copy_action, self.paste_action, self.duplicate_action,
                        self.delete_action):
             action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
@@ -186,12 +201,13 @@ class MainWindow(QMainWindow):
         for group in ((self.new_action, self.open_action, self.save_action),
                       (self.undo_action, self.redo_action),
                       (self.duplicate_action, self.delete_action),
-                      (self.layout_action, self.fit_action, self.zoom_in_action, self.zoom_out_action)):
+                      (self.layout_action, self.fit_action, self.zoom_in_action, self.zoom_out_action),
+                      (self.results_action,)):
             bar.addActions(list(group))
             bar.addSeparator()
         self.addToolBar(bar)
         self.toolbar = bar
-        for widget in (bar, self.palette_dock, self.inspector_dock, self.bottom_dock):
+        for widget in (bar, self.palette_dock, self.inspector_dock, self.bottom_dock, self.results_dock):
             self.view_menu.addAction(widget.toggleViewAction())
 
     def _make_status_bar(self) -> None:
@@ -231,7 +247,8 @@ class MainWindow(QMainWindow):
         status.showMessage(text, STATUS_MS)
 
     def _refresh_title(self) -> None:
-        self.setWindowTitle(f"{self.files.display_name()}[*] — {APP_NAME}")
+        activity = f" — {self.training.activity}" if self.training.activity else ""
+        self.setWindowTitle(f"{self.files.display_name()}[*]{activity} — {APP_NAME}")
         self.setWindowModified(self.doc.modified)
 
     def _refresh_status(self) -> None:
@@ -254,6 +271,7 @@ class MainWindow(QMainWindow):
     def set_devices(self, choices: list) -> None:
         self._device_choices = [tuple(c) for c in choices]
         self._refresh_status()
+        self.training.set_devices(self._device_choices)
 
     def _problem_count(self, count: int) -> None:
         index = self.bottom_tabs.indexOf(self.problems)
@@ -340,6 +358,13 @@ class MainWindow(QMainWindow):
         if commands.layout(self.doc):
             self.view.fit()
 
+    def show_results(self) -> None:
+        """Bring the Results dock forward, tall enough for its plots."""
+        self.results_dock.show()
+        self.results_dock.raise_()
+        self.resizeDocks([self.results_dock], [max(self.results_dock.height(), int(self.height() * 0.5))],
+                         Qt.Orientation.Vertical)
+
     def save(self) -> bool:
         commit_focused_edit()
         return self.files.save()
@@ -384,10 +409,14 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         commit_focused_edit()
+        if not self.training.confirm_close():  # asks, then stops the run and waits for its thread
+            event.ignore()
+            return
         if not self.files.maybe_save():
             event.ignore()
             return
         self.files.discard_recovery()
+        self.results.shutdown()
         settings = QSettings()
         settings.setValue("window/geometry", self.saveGeometry())
         settings.setValue("window/state", self.saveState())

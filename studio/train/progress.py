@@ -50,10 +50,7 @@ class KerasProgress(Callback):
         self._write("\r" + line + _metrics(info["metrics"]) + "\x1b[K")
 
     def on_epoch_end(self, info: Info) -> None:
-        batches = info["batches"]
-        per_step = info["time_s"] / max(batches, 1)
-        line = (f"{self._counter(batches, batches)} - {_duration(info['time_s'])} "
-                f"{_per_step(per_step)} - {_metrics(info['metrics'])[3:]}")
+        line = epoch_summary(info, self.width)
         self._write(("\r" if self.live else "") + line + ("\x1b[K" if self.live else "") + "\n")
 
     def on_train_end(self, info: Info) -> None:
@@ -61,12 +58,25 @@ class KerasProgress(Callback):
             self._write(f"Training {info['status'].replace('_', ' ')}: {info['message']}\n")
 
     def _counter(self, batch: int, batches: int) -> str:
-        digits = len(str(batches))
-        return f"{batch:>{digits}}/{batches} [{_bar(batch, batches, self.width)}]"
+        return _counter(batch, batches, self.width)
 
     def _write(self, text: str) -> None:
         self.stream.write(text)
         self.stream.flush()
+
+
+def epoch_summary(info: Info, width: int = 30) -> str:
+    """The line Keras prints when an epoch ends, from an `on_epoch_end` info:
+    ``45/45 [====...] - 1s 22ms/step - loss: 0.2857 - accuracy: 0.9124 - val_loss: ...``"""
+    batches = info["batches"]
+    per_step = info["time_s"] / max(batches, 1)
+    return (f"{_counter(batches, batches, width)} - {_duration(info['time_s'])} "
+            f"{_per_step(per_step)} - {_metrics(info['metrics'])[3:]}")
+
+
+def _counter(batch: int, batches: int, width: int) -> str:
+    digits = len(str(batches))
+    return f"{batch:>{digits}}/{batches} [{_bar(batch, batches, width)}]"
 
 
 def _bar(done: int, total: int, width: int) -> str:

@@ -1,0 +1,180 @@
+"""Gradient norms per layer over time (log scale), with a warning when they vanish or explode."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QEvent
+from PySide6.QtGui import QPalette, QShowEvent
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from studio.gui import theme
+from studio.gui.training.buffers import GrowingSeries
+from studio.gui.training.plots import LEGEND_GAP, clear_curves, plot_widget, series_colour, style_plot, swatch
+
+# A gradient this small moves weights of ordinary size (around 1e-2) by less than float32 rounding at
+# usual learning rates: the layer has stopped learning.
+VANISHING_NORM = 1e-6
+# Falling this far below the layer's own early norms means the signal no longer reaches it, even where
+# the value is not tiny in absolute terms (small layers have small norms from the start).
+COLLAPSE_FACTOR = 1e4
+# A norm this large makes one update overshoot weights of ordinary size by orders of magnitude: the loss
+# is about to become inf or NaN.
+EXPLODING_NORM = 1e3
+# Growing this far above the early norms is an explosion on its way while the value still looks modest
+# (healthy norms shrink or stay level as training proceeds).
+GROWTH_FACTOR = 1e2
+BASELINE_REPORTS = 3  # the early norm of a layer: the median of its first reports
+
+
+@dataclass(frozen=True)
+class GradientWarning:
+    kind: str  # "vanishing" or "exploding"
+    layer: str
+    value: float
+    reason: str
+
+
+def assess(history: Mapping[str, np.ndarray]) -> list[GradientWarning]:
+    """Warnings for the layers whose latest norm vanished or exploded, judged against the thresholds
+    above and against the layer's own first reports."""
+    warnings = []
+    for layer, norms in history.items():
+        if len(norms) == 0:
+            continue
+        value = float(norms[-1])
+        baseline = statistics.median(float(v) for v in norms[:BASELINE_REPORTS])
+        if not math.isfinite(value) or value > EXPLODING_NORM:
+            warnings.append(GradientWarning("exploding", layer, value, f"above {EXPLODING_NORM:g}"))
+        elif len(norms) > BASELINE_REPORTS and baseline > 0 and value > baseline * GROWTH_FACTOR:
+            warnings.append(GradientWarning("exploding", layer, value,
+                                            f"{value / baseline:,.0f}x its early {baseline:.2g}"))
+        elif value < VANISHING_NORM:
+            warnings.append(GradientWarning("vanishing", layer, value, f"below {VANISHING_NORM:g}"))
+        elif len(norms) > BASELINE_REPORTS and value < baseline / COLLAPSE_FACTOR:
+            warnings.append(GradientWarning("vanishing", layer, value,
+                                            f"1/{baseline / value:,.0f} of its early {baseline:.2g}"))
+    return warnings
+
+
+def warning_text(warnings: list[GradientWarning]) -> str:
+    """One sentence per kind, naming up to three layers."""
+    parts = []
+    for kind, advice in (("exploding", "lower the learning rate or clip gradients"),
+                         ("vanishing", "try ReLU, batch normalization or a residual connection")):
+        hits = [w for w in warnings if w.kind == kind]
+        if hits:
+            named = ", ".join(f"{w.layer} ({w.value:.2g}, {w.reason})" for w in hits[:3])
+            more = f" and {len(hits) - 3} more" if len(hits) > 3 else ""
+            parts.append(f"{kind.capitalize()} gradients in {named}{more}: {advice}.")
+    return " ".join(parts)
+
+
+class GradientsView(QWidget):
+    """Norms per layer against the epoch axis, on a log scale; the label above says whether they look
+    healthy."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.widget = plot_widget()
+        self.plot = self.widget.getPlotItem()
+        self.plot.setLogMode(y=True)
+        self.legend = QLabel()
+        self.legend.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addWidget(self.status)
+        layout.addWidget(self.legend)
+        layout.addWidget(self.widget, 1)
+        self.series: dict[str, GrowingSeries] = {}
+        self.items: dict[str, pg.PlotDataItem] = {}
+        self.warnings: list[GradientWarning] = []
+        self._drawn = self._judged = 0  # norms on screen, norms assessed
+        self._status: tuple[str, str] = ("", "")
+        self._note = "Gradient norms per layer appear here while a model trains."
+        self._restyle()
+        self._show_status()
+
+    def reset(self, note: str = "") -> None:
+        """Forget the last run's norms; `note` explains an empty view (norms not reported)."""
+        clear_curves(self.plot)
+        self.series.clear()
+        self.items.clear()
+        self.legend.clear()
+        self.warnings = []
+        self._drawn = self._judged = 0
+        self._note = note
+        self._show_status()
+
+    def add(self, x: float, norms: Mapping[str, float]) -> None:
+        for layer, value in norms.items():
+            series = self.series.get(layer)
+            if series is None:
+                series = self.series[layer] = GrowingSeries(256)
+                self._add_item(layer)
+            # A zero norm cannot sit on a log axis; it is as vanished as a gradient gets.
+            series.append(x, value if value > 0 else VANISHING_NORM / 100)
+
+    def refresh(self) -> None:
+        """Judge the norms that arrived since the last call; draw them now if the view is on screen, else
+        when it is shown (drawing takes the interpreter lock the training thread needs)."""
+        count = sum(len(s) for s in self.series.values())
+        if count != self._judged:
+            self._judged = count
+            self.warnings = assess({layer: s.y for layer, s in self.series.items()})
+            self._show_status()
+        if count != self._drawn and self.isVisible():
+            self._drawn = count
+            for layer, series in self.series.items():
+                self.items[layer].setData(series.x, series.y)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self.refresh()
+
+    def _add_item(self, layer: str) -> None:
+        colour = series_colour(len(self.items))
+        item = pg.PlotDataItem(pen=pg.mkPen(colour, width=1.5))
+        item.setClipToView(True)
+        item.setDownsampling(auto=True, method="peak")
+        self.plot.addItem(item)
+        self.items[layer] = item
+        self._show_legend()
+
+    def _show_legend(self) -> None:
+        self.legend.setText(LEGEND_GAP.join(swatch(series_colour(i), "━━", layer)
+                                            for i, layer in enumerate(self.items)))
+
+    def _show_status(self) -> None:
+        if self.warnings:
+            colour, text = theme.error_colour(), "⚠ " + warning_text(self.warnings)
+        elif self.series:
+            colour, text = theme.ok_colour(), "✓ Healthy: no layer's gradient norm vanished or exploded."
+        else:
+            colour, text = None, self._note
+        style = f"color: {colour.name()}; font-weight: bold;" if colour else ""
+        if (text, style) != self._status:  # a new style sheet re-polishes the label: only when it changes
+            self._status = (text, style)
+            self.status.setText(text)
+            self.status.setStyleSheet(style)
+
+    def _restyle(self) -> None:
+        self.widget.setBackground(theme.palette().color(QPalette.ColorRole.Base))
+        style_plot(self.plot, "Gradient norm per layer (log scale)")
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
+            self._restyle()
+            for index, item in enumerate(self.items.values()):
+                item.setPen(pg.mkPen(series_colour(index), width=1.5))
+            self._show_legend()
+            self._show_status()
+        super().changeEvent(event)

@@ -1,0 +1,71 @@
+"""The words the training panel shows: the progress line, the log lines, the run names."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any
+
+from studio.train.progress import epoch_summary
+
+STATUS_TEXT = {"completed": "Completed", "stopped": "Stopped", "failed": "Failed",
+               "early_stopped": "Stopped early", "cancelled": "Cancelled"}
+
+
+def clock(seconds: float) -> str:
+    """mm:ss, or h:mm:ss from an hour on."""
+    seconds = max(int(round(seconds)), 0)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
+def progress_text(info: Mapping[str, Any]) -> str:
+    """"Epoch 3/10 · batch 20/45 · 4,210 samples/s · ETA 00:12" from an `on_batch_end` info."""
+    return (f"Epoch {info['epoch']}/{info['epochs']} · batch {info['batch']}/{info['batches']} · "
+            f"{info['samples_per_s']:,.0f} samples/s · ETA {clock(info['eta'])}")
+
+
+def begin_line(info: Mapping[str, Any]) -> str:
+    threads = info["settings"].get("threads", 0)
+    on = info["device"]
+    if on == "cpu":
+        on += f", {threads} thread{'s' if threads != 1 else ''}"
+    start = f" from epoch {info['start_epoch']}" if info["start_epoch"] > 1 else ""
+    return (f"Training on {on}{start}: {info['samples']:,} samples, {info['val_samples']:,} for validation, "
+            f"{info['batches']} batches per epoch")
+
+
+def epoch_line(info: Mapping[str, Any]) -> str:
+    """Keras' line for a finished epoch, prefixed with the epoch it is about."""
+    return f"Epoch {info['epoch']}/{info['epochs']} - {epoch_summary(info)}"
+
+
+def end_line(status: str, message: str, duration_s: float | None = None) -> str:
+    took = f" after {clock(duration_s)}" if duration_s is not None else ""
+    head = f"{STATUS_TEXT.get(status, status.capitalize())}{took}"
+    return f"{head}: {message}" if message else f"{head}."
+
+
+def run_label(index: int, run: Mapping[str, Any], today: date | None = None) -> str:
+    """"#3 · 14:05" (today) or "#3 · Mar 03 14:05": the run's number in the project and when it started,
+    in local time."""
+    try:
+        started = datetime.fromisoformat(str(run.get("started", ""))).astimezone()
+    except ValueError:
+        return f"#{index}"
+    same_day = started.date() == (today or date.today())
+    return f"#{index} · {started.strftime('%H:%M' if same_day else '%b %d %H:%M')}"
+
+
+def best_value(run: Mapping[str, Any]) -> tuple[str, float | None]:
+    """The run's headline figure: ("val_accuracy", 0.93) at its best epoch (the last without one)."""
+    epochs = run.get("epochs") or []
+    if not epochs:
+        return "", None
+    best = run.get("best_epoch")
+    entry = next((e for e in epochs if e.get("epoch") == best), epochs[-1])
+    for key in ("val_accuracy", "val_mae", "accuracy", "mae"):
+        if entry.get(key) is not None:
+            return key, float(entry[key])
+    return "", None
