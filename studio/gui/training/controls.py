@@ -46,7 +46,7 @@ class RunControls(QObject):
                  stop: Callable[[], object]) -> None:
         super().__init__(window)
         self.run_action = window._action("&Run", run, "F5", "run", "Train the model on its dataset")
-        self.pause_action = window._action("&Pause", pause, None, "pause", "Pause or resume the training")
+        self.pause_action = window._action("&Pause", pause, "F6", "pause", "Pause or resume the training")
         self.pause_action.setCheckable(True)
         self.stop_action = window._action("&Stop", stop, "Shift+F5", "stop",
                                           "Stop the training after the current batch (the weights are kept)")
