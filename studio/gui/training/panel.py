@@ -244,6 +244,8 @@ class TrainingPanel(QWidget):
 
     def finish(self, outcome: Outcome) -> None:
         """The run ended: keep its curves for the runs list, say how it went."""
+        self._plot_timer.stop()
+        self._redraw_plots()  # the last reports are drawn and judged now, not a frame later
         status, record = outcome.status, outcome.record
         if self.live is not None and record is not None:
             self._kept[str(record["id"])] = self.live

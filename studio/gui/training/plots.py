@@ -180,6 +180,14 @@ class CurvesView(QWidget):
         self._restyle()
 
     def show_runs(self, runs: list[ShownRun]) -> None:
+        if self._same_curves(runs):  # e.g. the live run, now recorded under its id: nothing to redraw
+            for shown, run in zip(self.runs, runs, strict=True):
+                shown.key, shown.label = run.key, run.label
+            self.legend.setText(legend_html(self.runs))
+        else:
+            self._rebuild(runs)
+
+    def _rebuild(self, runs: list[ShownRun]) -> None:
         for plot in (self.loss_plot, self.metric_plot, self.lr_plot):
             clear_curves(plot)
         self.runs = runs
@@ -193,6 +201,11 @@ class CurvesView(QWidget):
         self.fit_epochs()
         for run in runs:
             self.refresh(run.key)
+
+    def _same_curves(self, runs: list[ShownRun]) -> bool:
+        return bool(runs) and len(runs) == len(self.runs) and all(
+            new.series is old.series and new.colour == old.colour and new.detailed == old.detailed
+            for new, old in zip(runs, self.runs, strict=True))
 
     def fit_epochs(self) -> None:
         """The epoch axis spans every epoch the shown runs were set to train, from the start: a live
@@ -301,5 +314,5 @@ class CurvesView(QWidget):
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
-            self.show_runs(self.runs)  # pens follow the palette too
+            self._rebuild(self.runs)  # pens follow the palette too
         super().changeEvent(event)

@@ -72,3 +72,27 @@ def test_reopened_runs_are_listed_and_two_ticked_runs_are_overlaid(qtbot, traine
     shown = panel.curves.runs
     assert sorted(run.key for run in shown) == sorted(ids)
     assert all(run.colour is not None for run in shown) and shown[0].colour != shown[1].colour
+
+
+def test_the_recorded_run_keeps_the_live_curves_and_a_palette_change_redraws_them(qtbot, trainer, digits_file,
+                                                                                   qapp):
+    from studio.gui import theme
+
+    open_project(trainer, digits_file(epochs=1))
+    curves = trainer.training.panel.curves
+    live_items: list[list[int]] = []
+    trainer.training.started.connect(lambda: live_items.append([id(c.item) for c in curves.runs[0].items]))
+    outcome = run_to_end(qtbot, trainer)
+    (shown,) = curves.runs
+    assert shown.key == outcome.record["id"] and [id(c.item) for c in shown.items] == live_items[0]
+
+    def pen_colour() -> str:
+        return curves.runs[0].items[-1].item.opts["pen"].color().name()
+
+    light = pen_colour()
+    theme.apply_theme(qapp, "dark")
+    try:
+        qtbot.waitUntil(lambda: pen_colour() != light)
+    finally:
+        theme.apply_theme(qapp, "light")
+    qtbot.waitUntil(lambda: pen_colour() == light)
