@@ -107,3 +107,13 @@ def test_compare_layers_fills_the_table(digits_panel, qtbot):
     scores = {s.layer: s.scores for s in view.layers_table.scores}
     assert table.item(layers.index("dense"), 2).text() == f"{scores['dense'].ari:.3f}"
     assert scores["dense"].ari > scores["input"].ari  # the classes separate in the learned features
+
+
+def test_t_sne_on_request(digits_panel, qtbot):
+    view = digits_panel.clusters
+    view.projection_box.setCurrentIndex(view.projection_box.findData("tsne"))
+    analysis = cluster(digits_panel, qtbot, "dense")
+    assert analysis.projection.method == "tsne"
+    assert view.projection_label.text().startswith("t-SNE of layer 'dense'")
+    assert view.plot.getAxis("bottom").labelText == "t-SNE 1"
+    assert len(view.scatter.data) == len(analysis.projection.rows)
