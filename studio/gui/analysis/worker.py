@@ -13,10 +13,11 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, Signal
 
 from studio.core.errors import StudioError
 
@@ -39,7 +40,11 @@ class _Job:
 
 
 class JobRunner(QObject):
-    """Runs submitted jobs in submission order on one private thread."""
+    """Runs submitted jobs in submission order on one private thread.
+
+    A Python thread, not a QThreadPool: a QRunnable made from Python is deleted by the pool behind the
+    binding's back, and a later object allocated at its address came back from the binding as that
+    stale QRunnable."""
 
     busy_changed = Signal(bool)
     progress = Signal(str, int, int)  # label of the running job, done, total
@@ -50,9 +55,10 @@ class JobRunner(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._pool = QThreadPool(self)
         # One at a time: jobs share the model and the data, and the machine's few cores.
-        self._pool.setMaxThreadCount(1)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="results")
+        self._running: set[Future] = set()
+        self._running_lock = threading.Lock()  # the set shrinks on the worker thread as jobs end
         self._jobs: dict[int, _Job] = {}
         self._tokens = itertools.count(1)
         self._busy = False
@@ -71,7 +77,10 @@ class JobRunner(QObject):
         token = next(self._tokens)
         job = _Job(kind, label, on_done, on_failed)
         self._jobs[token] = job
-        self._pool.start(QRunnable.create(lambda: self._run(token, job.cancelled, work)))
+        future = self._pool.submit(self._run, token, job.cancelled, work)
+        with self._running_lock:
+            self._running.add(future)
+        future.add_done_callback(self._forget)
         self._set_busy()
 
     def cancel(self, kind: str | None = None) -> None:
@@ -85,7 +94,13 @@ class JobRunner(QObject):
     def shutdown(self) -> None:
         """Cancel everything and wait for the running job to stop (the window is closing)."""
         self.cancel()
-        self._pool.waitForDone()
+        with self._running_lock:
+            running = list(self._running)
+        wait(running)
+
+    def _forget(self, future: Future) -> None:
+        with self._running_lock:
+            self._running.discard(future)
 
     # --- on the worker thread -------------------------------------------------------------------------
 
