@@ -14,7 +14,7 @@ from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal
 from studio.core.project import Project
 from studio.gui.training.worker import Event, Outcome, TrainingWorker
 
-REDRAW_HZ = 20  # smooth for a progress bar; every redraw takes the interpreter lock from the trainer
+REDRAW_HZ = 10  # enough for a progress line; every redraw takes the interpreter lock from the trainer
 
 
 class TrainingController(QObject):

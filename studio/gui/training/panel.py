@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from studio.gui.training.plots import CurvesView
 
 LIVE = "live"
-PLOTS_HZ = 5  # a curve that moves five times a second reads as live, and costs the trainer half of ten
+PLOTS_HZ = 2  # curves grow twice a second: a pyqtgraph redraw holds the interpreter lock for ms
 LOG_LINES = 10_000
 PLACEHOLDER = ("No runs yet.\nPress Run (F5) to train the model on its dataset:\n"
                "the loss, accuracy and learning rate appear here as it learns.")

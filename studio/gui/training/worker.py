@@ -23,7 +23,7 @@ from studio.train.callbacks import Callback, Info
 log = logging.getLogger(__name__)
 
 EVENTS = ("train_begin", "epoch_begin", "batch_end", "epoch_end", "grad_norms", "train_end")
-SEND_INTERVAL_S = 1 / 20  # batch reports are sent to the GUI in bunches, no more often than it redraws
+SEND_INTERVAL_S = 1 / 10  # batch reports are sent to the GUI in bunches, no more often than it redraws
 Event = tuple[str, dict[str, Any]]
 
 
