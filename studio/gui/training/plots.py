@@ -213,7 +213,7 @@ class CurvesView(QWidget):
         span = max([run.series.planned or run.series.epochs_done for run in self.runs] + [1])
         for plot in (self.loss_plot, self.metric_plot, self.lr_plot):
             plot.enableAutoRange(x=False)
-            plot.setXRange(0, span, padding=0.02)
+            plot.setXRange(0, span, padding=0.04)  # room for the markers of the first and last epoch
 
     def refresh(self, key: str) -> None:
         """Hand the run's new points to its curves (views of the buffers, not copies). Curves that did not
