@@ -15,8 +15,9 @@ from studio.core.atomic import write_atomic
 from studio.core.errors import StudioError
 from studio.core.project import SUFFIX, Project, load_project, save_project, to_json_text
 from studio.gui.document import Document
+from studio.paths import data_dir
 
-EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "projects"
+EXAMPLES_DIR = data_dir("projects")
 DEFAULT_EXAMPLE = "digits_cnn"
 MAX_RECENT = 10
 AUTOSAVE_MS = 60_000

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import math
 from functools import cache
-from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QPoint, QRect, QSize, Qt
 from PySide6.QtGui import QColor, QIcon, QIconEngine, QPainter, QPalette, QPixmap
 from PySide6.QtSvg import QSvgRenderer
 
 from studio.gui import theme
+from studio.paths import data_dir
 
-RESOURCES = Path(__file__).resolve().parents[2] / "resources"
+RESOURCES = data_dir("resources")
 ICON_DIR = RESOURCES / "icons"
 
 
