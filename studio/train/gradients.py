@@ -41,3 +41,51 @@ def grad_norms(groups: ParamGroups) -> dict[str, float]:
     if not norms:
         return {}
     return dict(zip(names, torch.stack(norms).tolist(), strict=True))
+
+
+class ThroughTime:
+    """How much gradient reaches each time step of the recurrent layers' inputs.
+
+    The slides' point about recurrent nets: in a plain RNN the gradient shrinks with every step it
+    travels back, so the first steps of a long sequence barely teach it. When armed for a step, the
+    layers' inputs keep their gradients; `collect()` then gives, per layer, the L2 norm of the gradient
+    at each time step (summed over the batch and the features).
+    """
+
+    def __init__(self, groups: ParamGroups, model: nn.Module) -> None:
+        from studio.core.modules import Recurrent
+
+        names = {id(p): name for name, params in groups for p in params}
+        self._armed = False
+        self._grads: dict[str, torch.Tensor] = {}
+        self._handles = []
+        for module in model.modules():
+            if isinstance(module, Recurrent):
+                name = names.get(id(next(module.parameters())), "")
+                if name:
+                    self._handles.append(module.register_forward_pre_hook(self._watch(name)))
+
+    @property
+    def active(self) -> bool:
+        return bool(self._handles)
+
+    def arm(self) -> None:
+        self._armed = True
+
+    def _watch(self, name: str):
+        def pre_hook(_module: nn.Module, args: tuple) -> tuple | None:
+            if not self._armed or not torch.is_grad_enabled():
+                return None
+            x = args[0]
+            if not x.requires_grad:  # the data itself: ask autograd for its gradient this once
+                x = x.detach().requires_grad_()
+            x.register_hook(lambda grad: self._grads.__setitem__(name, grad.detach()))
+            return (x, *args[1:])
+        return pre_hook
+
+    def collect(self) -> dict[str, list[float]]:
+        """Per layer, the gradient norm at each input step (first to last); disarms."""
+        self._armed = False
+        grads, self._grads = self._grads, {}
+        return {name: torch.linalg.vector_norm(grad.float(), dim=(0, 2)).tolist()
+                for name, grad in grads.items()}

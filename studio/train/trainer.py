@@ -41,7 +41,7 @@ from studio.train.checkpoints import (
 )
 from studio.train.devices import autocast_dtype, cpu_count, resolve_device
 from studio.train.errors import TrainingError
-from studio.train.gradients import grad_norms, layer_groups
+from studio.train.gradients import ThroughTime, grad_norms, layer_groups
 from studio.train.losses import resolve_objective
 from studio.train.optim import build_optimizer, build_scheduler, current_lr
 from studio.train.record import RunResult
@@ -206,6 +206,7 @@ class Trainer:
         # The validation loss is summed in double precision where the device has it (MPS has not).
         self._acc_dtype = torch.float32 if self.device.type == "mps" else torch.float64
         self._groups = layer_groups(self.model)
+        self._through_time = ThroughTime(self._groups, self.model)
         self._params = [p for p in self.model.parameters() if p.requires_grad]
         self._place_data()
         self._wrote_weights = False
@@ -277,6 +278,7 @@ class Trainer:
         convert = self.channels_last
         clip = self.settings["grad_clip"]
         norm_every = self.settings["grad_norm_every"] if notify.wants("on_grad_norms") else 0
+        through_time = self._through_time if norm_every and self._through_time.active else None
         wants_batch = notify.wants("on_batch_end")
         host_values = self._reads_every_batch
         next_peek = 0.0
@@ -298,6 +300,8 @@ class Trainer:
                 x = augment(x)
             if convert:
                 x = x.contiguous(memory_format=fmt)
+            if through_time is not None and (self._state.step + 1) % norm_every == 0:
+                through_time.arm()
             with self._autocast:
                 loss = objective.loss_and_record(model(x), target, predictions[rows])
             optimizer.zero_grad(set_to_none=True)
@@ -327,7 +331,10 @@ class Trainer:
             epoch.batch = b + 1
             self._session_batches += 1
             if norms is not None:
-                notify("on_grad_norms", {"epoch": number, "batch": b + 1, "step": step, "norms": norms})
+                info = {"epoch": number, "batch": b + 1, "step": step, "norms": norms}
+                if through_time is not None:
+                    info["through_time"] = through_time.collect()
+                notify("on_grad_norms", info)
             # Reading a loss waits for a GPU, so there it is peeked at only every so often.
             if host_values or b + 1 == self._batches or perf_counter() >= next_peek:
                 if not host_values:

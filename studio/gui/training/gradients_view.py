@@ -1,17 +1,18 @@
-"""Gradient norms per layer over time (log scale), with a warning when they vanish or explode."""
+"""Gradient norms per layer over time (log scale), with a warning when they vanish or explode; for
+recurrent layers, also the gradient that reaches each step of their input sequence."""
 
 from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent
 from PySide6.QtGui import QPalette, QShowEvent
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from studio.gui import theme
 from studio.gui.training.buffers import GrowingSeries
@@ -30,6 +31,9 @@ EXPLODING_NORM = 1e3
 # (healthy norms shrink or stay level as training proceeds).
 GROWTH_FACTOR = 1e2
 BASELINE_REPORTS = 3  # the early norm of a layer: the median of its first reports
+# A recurrent layer whose first input step gets less than this share of the gradient of its best-served
+# step learns next to nothing from the start of a sequence.
+REACH_FACTOR = 1e-4
 
 
 @dataclass(frozen=True)
@@ -62,16 +66,34 @@ def assess(history: Mapping[str, np.ndarray]) -> list[GradientWarning]:
     return warnings
 
 
+def assess_through_time(latest: Mapping[str, Sequence[float]]) -> list[GradientWarning]:
+    """Warnings for the recurrent layers whose gradient fades before it reaches the first input step."""
+    warnings = []
+    for layer, norms in latest.items():
+        largest = max(norms, default=0.0)
+        if len(norms) > 1 and largest > 0 and norms[0] < largest * REACH_FACTOR:
+            share = norms[0] / largest
+            fraction = "none" if share == 0 else f"1/{1 / share:,.0f}"
+            reason = f"step 1 gets {fraction} of the best-served step's"
+            warnings.append(GradientWarning("through_time", layer, share, reason))
+    return warnings
+
+
 def warning_text(warnings: list[GradientWarning]) -> str:
     """One sentence per kind, naming up to three layers."""
     parts = []
     for kind, advice in (("exploding", "lower the learning rate or clip gradients"),
-                         ("vanishing", "try ReLU, batch normalization or a residual connection")):
+                         ("vanishing", "try ReLU, batch normalization or a residual connection"),
+                         ("through_time", "the start of each sequence barely teaches it; a gated layer "
+                                          "(LSTM, GRU) or shorter sequences carry the gradient further")):
         hits = [w for w in warnings if w.kind == kind]
         if hits:
-            named = ", ".join(f"{w.layer} ({w.value:.2g}, {w.reason})" for w in hits[:3])
+            over_time = kind == "through_time"
+            named = ", ".join(f"{w.layer} ({w.reason if over_time else f'{w.value:.2g}, {w.reason}'})"
+                              for w in hits[:3])
             more = f" and {len(hits) - 3} more" if len(hits) > 3 else ""
-            parts.append(f"{kind.capitalize()} gradients in {named}{more}: {advice}.")
+            what = "Gradient fading through time" if over_time else f"{kind.capitalize()} gradients"
+            parts.append(f"{what} in {named}{more}: {advice}.")
     return " ".join(parts)
 
 
@@ -86,18 +108,30 @@ class GradientsView(QWidget):
         self.widget = plot_widget()
         self.plot = self.widget.getPlotItem()
         self.plot.setLogMode(y=True)
+        # Recurrent layers only: the gradient reaching each step of the input sequence, latest report.
+        self.time_widget = plot_widget()
+        self.time_plot = self.time_widget.getPlotItem()
+        self.time_plot.setLogMode(y=True)
+        self.time_widget.hide()
         self.legend = QLabel()
         self.legend.setWordWrap(True)
+        plots = QHBoxLayout()
+        plots.setSpacing(6)
+        plots.addWidget(self.widget, 3)
+        plots.addWidget(self.time_widget, 2)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         layout.addWidget(self.status)
         layout.addWidget(self.legend)
-        layout.addWidget(self.widget, 1)
+        layout.addLayout(plots, 1)
         self.series: dict[str, GrowingSeries] = {}
         self.items: dict[str, pg.PlotDataItem] = {}
+        self.through_time: dict[str, list[float]] = {}  # per recurrent layer, the norm at each step
+        self.time_items: dict[str, pg.PlotDataItem] = {}
         self.warnings: list[GradientWarning] = []
         self._drawn = self._judged = 0  # norms on screen, norms assessed
+        self._time_drawn = True  # the latest through-time report is on screen
         self._status: tuple[str, str] = ("", "")
         self._note = "Gradient norms per layer appear here while a model trains."
         self._restyle()
@@ -106,15 +140,23 @@ class GradientsView(QWidget):
     def reset(self, note: str = "") -> None:
         """Forget the last run's norms; `note` explains an empty view (norms not reported)."""
         clear_curves(self.plot)
+        clear_curves(self.time_plot)
         self.series.clear()
         self.items.clear()
+        self.through_time.clear()
+        self.time_items.clear()
+        self.time_widget.hide()
         self.legend.clear()
         self.warnings = []
         self._drawn = self._judged = 0
         self._note = note
         self._show_status()
 
-    def add(self, x: float, norms: Mapping[str, float]) -> None:
+    def add(self, x: float, norms: Mapping[str, float],
+            through_time: Mapping[str, Sequence[float]] | None = None) -> None:
+        if through_time:
+            self.through_time = {layer: list(values) for layer, values in through_time.items()}
+            self._time_drawn = False
         for layer, value in norms.items():
             series = self.series.get(layer)
             if series is None:
@@ -129,12 +171,28 @@ class GradientsView(QWidget):
         count = sum(len(s) for s in self.series.values())
         if count != self._judged:
             self._judged = count
-            self.warnings = assess({layer: s.y for layer, s in self.series.items()})
+            self.warnings = (assess({layer: s.y for layer, s in self.series.items()})
+                             + assess_through_time(self.through_time))
             self._show_status()
         if count != self._drawn and self.isVisible():
             self._drawn = count
             for layer, series in self.series.items():
                 self.items[layer].setData(series.x, series.y)
+        if not self._time_drawn and self.isVisible():
+            self._time_drawn = True
+            self._draw_through_time()
+
+    def _draw_through_time(self) -> None:
+        layers = list(self.items)
+        for layer, norms in self.through_time.items():
+            item = self.time_items.get(layer)
+            if item is None:
+                colour = series_colour(layers.index(layer) if layer in layers else len(layers))
+                item = self.time_items[layer] = pg.PlotDataItem(pen=pg.mkPen(colour, width=1.5))
+                self.time_plot.addItem(item)
+            values = np.asarray(norms, dtype=float)
+            item.setData(np.arange(1, len(values) + 1), np.where(values > 0, values, VANISHING_NORM / 100))
+        self.time_widget.setVisible(bool(self.through_time))
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
@@ -169,11 +227,17 @@ class GradientsView(QWidget):
     def _restyle(self) -> None:
         self.widget.setBackground(theme.palette().color(QPalette.ColorRole.Base))
         style_plot(self.plot, "Gradient norm per layer (log scale)")
+        self.time_widget.setBackground(theme.palette().color(QPalette.ColorRole.Base))
+        style_plot(self.time_plot, "Gradient at each input step", x_label="input step (latest report)")
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
             self._restyle()
+            layers = list(self.items)
             for index, item in enumerate(self.items.values()):
+                item.setPen(pg.mkPen(series_colour(index), width=1.5))
+            for layer, item in self.time_items.items():
+                index = layers.index(layer) if layer in layers else len(layers)
                 item.setPen(pg.mkPen(series_colour(index), width=1.5))
             self._show_legend()
             self._show_status()

@@ -194,7 +194,8 @@ class TrainingPanel(QWidget):
                 self.log.appendPlainText(epoch_line(info))
             elif name == "grad_norms":
                 batches = self.begin_info.get("batches", 1)
-                self.gradients.add(info["epoch"] - 1 + info["batch"] / batches, info["norms"])
+                self.gradients.add(info["epoch"] - 1 + info["batch"] / batches, info["norms"],
+                                   info.get("through_time"))
             elif name == "train_end":
                 self._live_id = str(info["result"]["id"])
         self._show_progress()

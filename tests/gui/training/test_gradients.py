@@ -1,10 +1,13 @@
-"""A real model whose gradients vanish: the Gradients tab names the layer while it trains."""
+"""Real models whose gradients vanish, across layers or through time: the Gradients tab names the layer."""
 
 from __future__ import annotations
+
+import json
 
 from studio.core.graph import ModelGraph
 from studio.core.project import Project, save_project
 
+from ..helpers import PROJECTS
 from .conftest import open_project, run_to_end, screenshot
 
 DEPTH = 12  # sigmoid layers: each passes back at most a quarter of the gradient it receives
@@ -38,3 +41,31 @@ def test_vanishing_gradients_of_a_deep_sigmoid_stack_are_named(qtbot, trainer, t
     assert panel.tabs.tabToolTip(tab).startswith("⚠ Vanishing gradients in dense")
     panel.tabs.setCurrentIndex(tab)
     screenshot(trainer, "training_gradients_vanishing")
+
+
+def memory_rnn_project(folder):
+    data = json.loads((PROJECTS / "sequence_lstm.studio").read_text(encoding="utf-8"))
+    for node in data["graph"]["nodes"]:
+        if node["type"] == "LSTM":
+            node["type"] = "RNN"
+    data["dataset"]["settings"]["n_samples"] = 320
+    data["training"].update({"epochs": 1, "threads": 1, "grad_norm_every": 4})
+    path = folder / "memory_rnn.studio"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def test_a_plain_rnn_shows_its_gradient_fading_through_time(qtbot, trainer, tmp_path):
+    open_project(trainer, memory_rnn_project(tmp_path))
+    trainer.resize(1440, 900)
+    assert run_to_end(qtbot, trainer).status == "completed"
+    panel = trainer.training.panel
+    view = panel.gradients
+    assert [(w.kind, w.layer) for w in view.warnings] == [("through_time", "lstm")]
+    assert view.status.text().startswith("⚠ Gradient fading through time in lstm (step 1 gets 1/")
+    panel.tabs.setCurrentIndex(panel.tabs.indexOf(panel.gradients_stack))
+    qtbot.waitUntil(view.time_widget.isVisible)
+    qtbot.wait(200)  # the plots take their places in the layout
+    steps, norms = view.time_items["lstm"].getData()
+    assert list(steps) == list(range(1, 31)) and norms[0] < norms[-1] * 1e-4
+    screenshot(trainer, "training_gradients_through_time")

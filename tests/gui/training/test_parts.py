@@ -13,8 +13,10 @@ from studio.gui.training.gradients_view import (
     COLLAPSE_FACTOR,
     EXPLODING_NORM,
     GROWTH_FACTOR,
+    REACH_FACTOR,
     VANISHING_NORM,
     assess,
+    assess_through_time,
     warning_text,
 )
 from studio.gui.training.text import best_value, clock, end_line, progress_text, run_label
@@ -112,3 +114,15 @@ def test_the_axes_move_only_when_the_values_leave_them():
     assert sticky_range(loss, 0.1, 1.5) == loss  # still fills a fair share of the axis
     assert sticky_range(loss, 0.05, 0.5)[1] < 1.0  # shrinks once the loss is far below the top
     assert sticky_range(loss, 0.1, 3.0)[1] > 3.0  # grows when the loss leaves it
+
+
+def test_a_recurrent_layer_is_warned_when_step_one_gets_almost_none_of_the_gradient():
+    fading = [1e-7, 1e-4, 1e-2, 1e-3]  # step 1 gets a hundred-thousandth of step 3
+    assert 1e-7 / 1e-2 < REACH_FACTOR
+    warnings = assess_through_time({"rnn": fading, "lstm": [1e-4, 1e-3, 1e-2], "one_step": [0.0]})
+    assert [(w.kind, w.layer) for w in warnings] == [("through_time", "rnn")]
+    assert warnings[0].reason == "step 1 gets 1/100,000 of the best-served step's"
+    text = warning_text(warnings)
+    assert text.startswith("Gradient fading through time in rnn (step 1 gets 1/100,000")
+    assert "gated layer (LSTM, GRU)" in text
+    assert assess_through_time({"silent": [0.0, 0.0]}) == []  # no gradient at all: nothing to compare
