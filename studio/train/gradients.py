@@ -58,7 +58,7 @@ class ThroughTime:
         names = {id(p): name for name, params in groups for p in params}
         self._armed = False
         self._grads: dict[str, torch.Tensor] = {}
-        self._handles = []
+        self._handles: list[torch.utils.hooks.RemovableHandle] = []
         for module in model.modules():
             if isinstance(module, Recurrent):
                 name = names.get(id(next(module.parameters())), "")
@@ -83,9 +83,10 @@ class ThroughTime:
             return (x, *args[1:])
         return pre_hook
 
-    def collect(self) -> dict[str, list[float]]:
-        """Per layer, the gradient norm at each input step (first to last); disarms."""
+    def collect(self, loss_scale: float = 1.0) -> dict[str, list[float]]:
+        """Per layer, the gradient norm at each input step (first to last); disarms. `loss_scale`: what
+        mixed precision multiplied the loss by, divided out again."""
         self._armed = False
         grads, self._grads = self._grads, {}
-        return {name: torch.linalg.vector_norm(grad.float(), dim=(0, 2)).tolist()
+        return {name: (torch.linalg.vector_norm(grad.float(), dim=(0, 2)) / loss_scale).tolist()
                 for name, grad in grads.items()}

@@ -314,6 +314,9 @@ class Trainer:
             if scaler is not None and (clip or norms_due):
                 scaler.unscale_(optimizer)
             norms = grad_norms(self._groups) if norms_due else None
+            # Before the scaler updates its scale: the inputs' gradients are still multiplied by it.
+            reach = (through_time.collect(scaler.get_scale() if scaler else 1.0)
+                     if norms_due and through_time is not None else None)
             if clip:
                 nn.utils.clip_grad_norm_(self._params, clip)
             if scaler is not None:
@@ -332,8 +335,8 @@ class Trainer:
             self._session_batches += 1
             if norms is not None:
                 info = {"epoch": number, "batch": b + 1, "step": step, "norms": norms}
-                if through_time is not None:
-                    info["through_time"] = through_time.collect()
+                if reach is not None:
+                    info["through_time"] = reach
                 notify("on_grad_norms", info)
             # Reading a loss waits for a GPU, so there it is peeked at only every so often.
             if host_values or b + 1 == self._batches or perf_counter() >= next_peek:
