@@ -93,6 +93,7 @@ class TrainingPanel(QWidget):
         self.begin_info: dict[str, Any] = {}
         self._last_batch: dict[str, Any] = {}
         self._gradients_mark = ""
+        self._live_drawn = False  # the live run's curves were drawn at least once
         # The curves follow at most PLOTS_HZ (the progress line at every update): redrawing a plot holds
         # Python's interpreter lock for milliseconds, time the training thread waits for.
         self._plot_timer = QTimer(self)
@@ -165,6 +166,7 @@ class TrainingPanel(QWidget):
         self.live = RunSeries(planned=epochs)
         self._live_id = ""
         self.begin_info, self._last_batch = {}, {}
+        self._live_drawn = False
         self.runs_list.set_empty_text("This run is listed here when it ends.")
         self.hide_banner()
         self.gradients.reset()
@@ -200,6 +202,9 @@ class TrainingPanel(QWidget):
                 self._live_id = str(info["result"]["id"])
         self._show_progress()
         self.redraws += 1
+        if not self._live_drawn and self._last_batch:  # the run's first batches show at once
+            self._live_drawn = True
+            self._redraw_plots()
         if not self._plot_timer.isActive():
             self._plot_timer.start()
 
