@@ -206,7 +206,9 @@ class Trainer:
         # The validation loss is summed in double precision where the device has it (MPS has not).
         self._acc_dtype = torch.float32 if self.device.type == "mps" else torch.float64
         self._groups = layer_groups(self.model)
-        self._through_time = ThroughTime(self._groups, self.model)
+        # Hooks on the recurrent layers only when someone reads gradient norms: none on a headless run.
+        self._through_time = (ThroughTime(self._groups, self.model)
+                              if self.callbacks.wants("on_grad_norms") and s["grad_norm_every"] else None)
         self._params = [p for p in self.model.parameters() if p.requires_grad]
         self._place_data()
         self._wrote_weights = False
@@ -278,7 +280,7 @@ class Trainer:
         convert = self.channels_last
         clip = self.settings["grad_clip"]
         norm_every = self.settings["grad_norm_every"] if notify.wants("on_grad_norms") else 0
-        through_time = self._through_time if norm_every and self._through_time.active else None
+        through_time = self._through_time if self._through_time and self._through_time.active else None
         wants_batch = notify.wants("on_batch_end")
         host_values = self._reads_every_batch
         next_peek = 0.0

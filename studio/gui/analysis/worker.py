@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,8 +57,6 @@ class JobRunner(QObject):
         super().__init__(parent)
         # One at a time: jobs share the model and the data, and the machine's few cores.
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="results")
-        self._running: set[Future] = set()
-        self._running_lock = threading.Lock()  # the set shrinks on the worker thread as jobs end
         self._jobs: dict[int, _Job] = {}
         self._tokens = itertools.count(1)
         self._busy = False
@@ -77,10 +75,7 @@ class JobRunner(QObject):
         token = next(self._tokens)
         job = _Job(kind, label, on_done, on_failed)
         self._jobs[token] = job
-        future = self._pool.submit(self._run, token, job.cancelled, work)
-        with self._running_lock:
-            self._running.add(future)
-        future.add_done_callback(self._forget)
+        self._pool.submit(self._run, token, job.cancelled, work)
         self._set_busy()
 
     def cancel(self, kind: str | None = None) -> None:
@@ -94,13 +89,8 @@ class JobRunner(QObject):
     def shutdown(self) -> None:
         """Cancel everything and wait for the running job to stop (the window is closing)."""
         self.cancel()
-        with self._running_lock:
-            running = list(self._running)
-        wait(running)
-
-    def _forget(self, future: Future) -> None:
-        with self._running_lock:
-            self._running.discard(future)
+        # One worker takes jobs in order: once this empty one has run, every earlier one has ended.
+        self._pool.submit(lambda: None).result()
 
     # --- on the worker thread -------------------------------------------------------------------------
 

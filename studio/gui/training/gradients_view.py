@@ -11,12 +11,20 @@ from dataclasses import dataclass
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent
-from PySide6.QtGui import QPalette, QShowEvent
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtGui import QColor, QPalette, QShowEvent
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from studio.gui import theme
 from studio.gui.training.buffers import GrowingSeries
-from studio.gui.training.plots import LEGEND_GAP, clear_curves, plot_widget, series_colour, style_plot, swatch
+from studio.gui.training.plots import (
+    LEGEND_GAP,
+    clear_curves,
+    plot_row,
+    plot_widget,
+    series_colour,
+    style_plot,
+    swatch,
+)
 
 # A gradient this small moves weights of ordinary size (around 1e-2) by less than float32 rounding at
 # usual learning rates: the layer has stopped learning.
@@ -115,10 +123,7 @@ class GradientsView(QWidget):
         self.time_widget.hide()
         self.legend = QLabel()
         self.legend.setWordWrap(True)
-        plots = QHBoxLayout()
-        plots.setSpacing(6)
-        plots.addWidget(self.widget, 3)
-        plots.addWidget(self.time_widget, 2)
+        plots = plot_row((self.widget, 3), (self.time_widget, 2))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
@@ -182,13 +187,16 @@ class GradientsView(QWidget):
             self._time_drawn = True
             self._draw_through_time()
 
-    def _draw_through_time(self) -> None:
+    def _colour(self, layer: str) -> QColor:
+        """A layer's colour in both plots: its place among the layers with norms."""
         layers = list(self.items)
+        return series_colour(layers.index(layer) if layer in layers else len(layers))
+
+    def _draw_through_time(self) -> None:
         for layer, norms in self.through_time.items():
             item = self.time_items.get(layer)
             if item is None:
-                colour = series_colour(layers.index(layer) if layer in layers else len(layers))
-                item = self.time_items[layer] = pg.PlotDataItem(pen=pg.mkPen(colour, width=1.5))
+                item = self.time_items[layer] = pg.PlotDataItem(pen=pg.mkPen(self._colour(layer), width=1.5))
                 self.time_plot.addItem(item)
             values = np.asarray(norms, dtype=float)
             item.setData(np.arange(1, len(values) + 1), np.where(values > 0, values, VANISHING_NORM / 100))
@@ -233,12 +241,8 @@ class GradientsView(QWidget):
     def changeEvent(self, event: QEvent) -> None:
         if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
             self._restyle()
-            layers = list(self.items)
-            for index, item in enumerate(self.items.values()):
-                item.setPen(pg.mkPen(series_colour(index), width=1.5))
-            for layer, item in self.time_items.items():
-                index = layers.index(layer) if layer in layers else len(layers)
-                item.setPen(pg.mkPen(series_colour(index), width=1.5))
+            for layer, item in [*self.items.items(), *self.time_items.items()]:
+                item.setPen(pg.mkPen(self._colour(layer), width=1.5))
             self._show_legend()
             self._show_status()
         super().changeEvent(event)

@@ -90,6 +90,15 @@ def plot_widget() -> pg.PlotWidget:
     return widget
 
 
+def plot_row(*plots: tuple[QWidget, int]) -> QHBoxLayout:
+    """Plot widgets side by side, each (widget, stretch)."""
+    row = QHBoxLayout()
+    row.setSpacing(6)
+    for widget, stretch in plots:
+        row.addWidget(widget, stretch)
+    return row
+
+
 def cache_drawing(item: pg.GraphicsObject) -> None:
     """Keep the item's drawing as a pixmap, redrawn only when the item changes (or the view does), not
     whenever something next to it does."""
@@ -160,11 +169,7 @@ class CurvesView(QWidget):
         self.lr_plot = self.lr_widget.getPlotItem()
         self.legend = QLabel()
         self.legend.setTextFormat(Qt.TextFormat.RichText)
-        plots = QHBoxLayout()
-        plots.setSpacing(6)
-        plots.addWidget(self.loss_widget, 5)
-        plots.addWidget(self.metric_widget, 4)
-        plots.addWidget(self.lr_widget, 3)
+        plots = plot_row((self.loss_widget, 5), (self.metric_widget, 4), (self.lr_widget, 3))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
