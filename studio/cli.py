@@ -10,7 +10,8 @@
     model-studio import SOURCE --output FILE   a project from Keras JSON or a PyTorch module
     model-studio make-images FOLDER     write a generated image-folder dataset
 
-Every failure the user can fix is one line on stderr naming the file and field, and exit status 2.
+Every failure the user can fix is one line on stderr naming the file and field, and exit status 2;
+a bad argument too: the line names the option and what it takes, and points to the command's --help.
 """
 
 from __future__ import annotations
@@ -22,24 +23,74 @@ from collections.abc import Callable, Sequence
 from studio.core.errors import StudioError
 
 EXIT_USAGE = 2
+MAX_SEED = 2**32 - 1  # what numpy and scikit-learn take
+MAX_CLUSTERS = 10_000  # k-means beyond this many clusters is a typo, not an analysis
+
+
+class _UsageError(Exception):
+    """A command line argparse refused; carries the one line to print."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose refusals are one line, like every other error of the command."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise _UsageError(f"model-studio: error: {message} (see '{self.prog} --help')")
+
+
+def whole_number(lo: int, hi: int | None = None, *, why: str = "") -> Callable[[str], int]:
+    """An argparse `type`: a whole number from `lo` to `hi` (no upper end when `hi` is None).
+
+    `why` says what the range means, in place of the bare numbers."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expects a whole number, got {text!r}") from None
+        if value < lo or (hi is not None and value > hi):
+            allowed = f"from {lo} to {hi}" if hi is not None else f"at least {lo}"
+            raise argparse.ArgumentTypeError(f"{why or 'must be ' + allowed}, got {text.strip()[:20]}")
+        return value
+
+    parse.__name__ = "whole number"
+    return parse
+
+
+def _setting(name: str) -> Callable[[str], int]:
+    """A whole-number type with the range of the training setting `name`, so both refuse alike."""
+    from studio.core.training_settings import TRAINING_PARAMS
+
+    param = TRAINING_PARAMS[name]
+    return whole_number(int(param.minimum), int(param.maximum))
+
+
+def name_list(text: str) -> list[str]:
+    """An argparse `type`: comma-separated names, none of them empty."""
+    names = [part.strip() for part in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"expects names separated by commas, none empty; got {text!r}")
+    return names
 
 
 def _parser() -> tuple[argparse.ArgumentParser, list[str]]:
     """The argument parser and its command names."""
-    parser = argparse.ArgumentParser(prog="model-studio", description="Design, train and look inside "
-                                     "neural networks. Without a command, opens the studio window.")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    from studio.commands.make_images import PER_CLASS_RANGE, SIZE_RANGE
+
+    parser = _Parser(prog="model-studio", description="Design, train and look inside "
+                     "neural networks. Without a command, opens the studio window.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     summary = commands.add_parser("summary", help="print the model summary of a project")
     summary.add_argument("file", help="a .studio project file")
-    summary.add_argument("--batch-size", type=int, default=None,
+    summary.add_argument("--batch-size", type=_setting("batch_size"), default=None,
                          help="batch size for the activation-memory estimate (default: the project's)")
     summary.set_defaults(handler=_cmd_summary)
 
     train = commands.add_parser("train", help="train a project's model without a window")
     train.add_argument("file", help="a .studio project file")
-    train.add_argument("--epochs", type=int, help="override the project's number of epochs")
-    train.add_argument("--batch-size", type=int, help="override the project's batch size")
+    train.add_argument("--epochs", type=_setting("epochs"), help="override the project's number of epochs")
+    train.add_argument("--batch-size", type=_setting("batch_size"), help="override the project's batch size")
     train.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="override the device")
     train.add_argument("--resume", action="store_true", help="continue the last run from its checkpoint")
     train.set_defaults(handler=_lazy("studio.commands.train", "run"))
@@ -78,7 +129,10 @@ def _parser() -> tuple[argparse.ArgumentParser, list[str]]:
     cluster.add_argument("file", help="a .studio project file")
     cluster.add_argument("--layer", help="the layer whose outputs are clustered (default: the one feeding "
                          "the output layer; the Input's name means raw input)")
-    cluster.add_argument("--k", type=int, help="number of clusters (default: the number of classes)")
+    clusters = whole_number(2, MAX_CLUSTERS, why="k-means needs at least 2 clusters (and at most "
+                            f"{MAX_CLUSTERS})")
+    cluster.add_argument("--k", type=clusters,
+                         help="number of clusters (default: the number of classes)")
     cluster.add_argument("--standardize", action=argparse.BooleanOptionalAction, default=True,
                          help="scale each feature to mean 0, std 1 before clustering (default: on)")
     cluster.add_argument("--projection", choices=("pca", "tsne"), default="pca",
@@ -87,26 +141,33 @@ def _parser() -> tuple[argparse.ArgumentParser, list[str]]:
     cluster.add_argument("--csv", metavar="PATH", help="write index, true label, cluster, x, y per sample")
     cluster.add_argument("--split", choices=("val", "train"), default="val",
                          help="cluster the validation (default) or the training samples")
-    cluster.add_argument("--max-k", type=int, help="largest k of the inertia-by-k table (default: "
+    cluster.add_argument("--max-k", type=clusters,
+                         help="largest k of the inertia-by-k table (default: "
                          "max(10, 2 x classes))")
-    cluster.add_argument("--seed", type=int, default=0, help="seed of k-means and of the subsamples")
+    cluster.add_argument("--seed", type=whole_number(0, MAX_SEED), default=0,
+                         help="seed of k-means and of the subsamples")
     cluster.add_argument("--run", help="the run id to use (default: the latest with weights)")
     cluster.set_defaults(handler=_lazy("studio.commands.cluster", "run"))
 
     predict = commands.add_parser("predict", help="the trained model's most probable classes for image files")
     predict.add_argument("file", help="a .studio project file")
     predict.add_argument("images", nargs="+", metavar="IMAGE", help="image files")
-    predict.add_argument("--top", type=int, default=3, help="how many classes to show per image (default: 3)")
+    predict.add_argument("--top", type=whole_number(1, why="show at least 1 class"), default=3,
+                         help="how many classes to show per image; all of them when there are fewer "
+                         "(default: 3)")
     predict.add_argument("--run", help="the run id to use (default: the latest with weights)")
     predict.set_defaults(handler=_lazy("studio.commands.predict", "run"))
 
     images = commands.add_parser("make-images", help="write a generated image-folder dataset (shapes that "
                                  "stand in for cats and dogs) to FOLDER")
-    images.add_argument("folder")
-    images.add_argument("--classes", default="cat,dog", help="comma-separated class names")
-    images.add_argument("--per-class", type=int, default=100, help="training images per class")
-    images.add_argument("--size", type=int, default=150, help="image width and height in pixels")
-    images.add_argument("--seed", type=int, default=0)
+    images.add_argument("folder", help="the folder to write (its parent folder must exist)")
+    images.add_argument("--classes", type=name_list, default=["cat", "dog"],
+                        help="comma-separated class names: letters, digits, '_', '-' and '.'")
+    images.add_argument("--per-class", type=whole_number(*PER_CLASS_RANGE), default=100,
+                        help=f"training images per class, {PER_CLASS_RANGE[0]} to {PER_CLASS_RANGE[1]}")
+    images.add_argument("--size", type=whole_number(*SIZE_RANGE), default=150,
+                        help=f"image width and height in pixels, {SIZE_RANGE[0]} to {SIZE_RANGE[1]}")
+    images.add_argument("--seed", type=whole_number(0, MAX_SEED), default=0)
     images.set_defaults(handler=_lazy("studio.commands.make_images", "run"))
     return parser, list(commands.choices)
 
@@ -124,12 +185,14 @@ def _lazy(module: str, function: str) -> Callable[[argparse.Namespace], int]:
 
 def _cmd_summary(args: argparse.Namespace) -> int:
     from studio.core.project import load_project
+    from studio.core.safe_io import printable
     from studio.core.summary import format_summary, summarize
 
     project = load_project(args.file)
     summary = summarize(project.graph)
     batch = args.batch_size or project.training["batch_size"]
-    print(format_summary(summary, title=project.name, batch_size=batch))
+    print(format_summary(summary, title=printable(project.name), batch_size=batch,
+                         training=project.training))
     return 1 if summary.problems else 0
 
 
@@ -146,7 +209,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     known = {*commands, "-h", "--help"}
     if not argv or (argv[0] not in known and len(argv) == 1 and not argv[0].startswith("-")):
         return _guarded(lambda: _open_window(argv[0] if argv else None))
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except _UsageError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
@@ -162,3 +229,17 @@ def _guarded(action: Callable[[], int]) -> int:
     except KeyboardInterrupt:
         print("model-studio: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # a file problem no layer above put in words
+        from studio.core.safe_io import reason
+
+        where = f"'{exc.filename}': " if exc.filename else ""
+        print(f"model-studio: error: {where}{reason(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    except (MemoryError, RuntimeError) as exc:
+        from studio.core.memory_estimate import is_out_of_memory
+
+        if not is_out_of_memory(exc):
+            raise
+        print("model-studio: error: the machine ran out of memory; make layers smaller or the batch smaller",
+              file=sys.stderr)
+        return EXIT_USAGE

@@ -2,13 +2,18 @@
 
 The command line and the window both train through `prepare_training(...).run()`, so a run started
 in either place loads the same data, builds the same model and is recorded the same way. Trained
-weights are written beside the project as `NAME.RUN.safetensors`; the resumable checkpoint of the
-latest run lives in the folder `NAME.checkpoint/`.
+weights are written beside the project as `NAME.RUN.safetensors`; each run keeps its resumable
+checkpoint in its own folder `NAME.checkpoint/RUN/`, so two runs of one project never share one.
+Recording a run locks the project file and adds the run to what is on disk, so runs recorded at the
+same time by two processes (or the window and a terminal) are all kept.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +22,9 @@ from typing import TYPE_CHECKING, Any
 from studio.core.atomic import write_atomic
 from studio.core.errors import StudioError
 from studio.core.inference import analyse
-from studio.core.project import Project, save_project
+from studio.core.memory_estimate import check_fits, out_of_memory_as_error
+from studio.core.project import Project, is_run_id, load_project, save_project
+from studio.core.safe_io import FileRefused, is_plain_name, locked, reason
 from studio.core.shapes import TensorShape
 from studio.core.training_settings import TRAINING_PARAMS
 
@@ -41,13 +48,17 @@ def input_shape(project: Project) -> TensorShape:
 
 def load_project_data(project: Project, *, progress: Callable[[int, int], None] | None = None) -> LoadedData:
     """The project's dataset, loaded for its model, or a StudioError saying how they disagree."""
-    from studio.data import check_input_shape, load_dataset
+    from studio.data import DataError, check_input_shape, check_model_outputs, load_dataset
 
     shape = input_shape(project)
     base_dir = project.path.parent if project.path is not None else None
-    data = load_dataset(project.dataset["name"], project.dataset.get("settings", {}), input_shape=shape.dims,
-                        progress=progress, base_dir=base_dir)
-    mismatch = check_input_shape(data.info, shape.dims, model_vocab_size=shape.vocab)
+    try:
+        data = load_dataset(project.dataset["name"], project.dataset.get("settings", {}),
+                            input_shape=shape.dims, progress=progress, base_dir=base_dir)
+    except DataError as exc:
+        raise (exc.in_project(project.path) if project.path is not None else exc) from None
+    mismatch = (check_input_shape(data.info, shape.dims, model_vocab_size=shape.vocab)
+                or check_model_outputs(data.info, project.graph))
     if mismatch:
         raise RunError(mismatch)
     return data
@@ -63,8 +74,37 @@ def build_for_training(project: Project, seed: int) -> GraphModule:
     return build_model(project.graph, logits=True)
 
 
-def checkpoint_dir(project: Project) -> Path:
+def checkpoints_root(project: Project) -> Path:
+    """The folder holding the checkpoint folders of the project's runs."""
     return _saved_path(project).with_name(f"{_saved_path(project).stem}.checkpoint")
+
+
+def checkpoint_dir(project: Project, run_id: str) -> Path:
+    """The checkpoint folder of one run."""
+    if not is_run_id(run_id):
+        raise RunError(f"run id {run_id!r} is not a plain id, so it cannot name a checkpoint folder")
+    root = checkpoints_root(project)
+    if root.exists() and not root.is_dir():
+        raise RunError(f"{root} should be the folder of the project's checkpoints but is a file; "
+                       "move it away")
+    return root / run_id
+
+
+def resumable_checkpoint(project: Project) -> Path:
+    """The checkpoint folder `--resume` continues: the run whose training state was written last."""
+    from studio.train.checkpoints import STATE_FILE
+
+    root = checkpoints_root(project)
+    if root.is_file():
+        raise RunError(f"checkpoint {root} is damaged (a file where its folder should be); "
+                       "train without --resume")
+    candidates = [root] if (root / STATE_FILE).exists() else []  # the one-folder layout of older versions
+    if root.is_dir():
+        candidates += [entry for entry in root.iterdir() if is_run_id(entry.name) and entry.is_dir()
+                       and (entry / STATE_FILE).exists()]
+    if not candidates:
+        raise RunError(f"there is no run to resume: no training state in {root}; train without --resume")
+    return max(candidates, key=lambda folder: (folder / STATE_FILE).stat().st_mtime)
 
 
 @dataclass
@@ -79,9 +119,11 @@ class TrainingJob:
 
     def run(self) -> RunResult:
         """Train, then store the final weights beside the project and the run in the project file."""
-        result = self.trainer.fit(resume=self.resume)
-        if self.writes_files:
-            record_run(self.project, result, checkpoint_dir(self.project))
+        folder = self.trainer.checkpoint_dir
+        with _training_in(folder) if folder is not None else contextlib.nullcontext():
+            result = self.trainer.fit(resume=self.resume)
+            if self.writes_files and folder is not None:
+                record_run(self.project, result, folder)
         return result
 
 
@@ -95,23 +137,100 @@ def prepare_training(project: Project, *, overrides: Mapping[str, Any] | None = 
     from studio.train import Trainer
 
     settings = TRAINING_PARAMS.validate({**project.training, **(overrides or {})})
+    run_id = uuid.uuid4().hex[:12]
+    checkpoints = None
+    if writes_files:
+        checkpoints = resumable_checkpoint(project) if resume else checkpoint_dir(project, run_id)
+        _check_not_training(checkpoints)
+    input_shape(project)  # a model with problems (one too big for the machine among them) names them
+    check_fits(project.graph, settings)  # refused with the estimate before anything is allocated
     data = load_project_data(project, progress=progress)
-    model = build_for_training(project, settings["seed"])
-    checkpoints = checkpoint_dir(project) if writes_files else None
-    trainer = Trainer(model, data, settings, callbacks=callbacks, checkpoint_dir=checkpoints)
+    with out_of_memory_as_error(project.graph, settings):
+        model = build_for_training(project, settings["seed"])
+    trainer = Trainer(model, data, settings, callbacks=callbacks, checkpoint_dir=checkpoints, run_id=run_id)
     return TrainingJob(project, trainer, data, resume, writes_files)
 
 
 def record_run(project: Project, result: RunResult, checkpoints: Path) -> None:
-    """Copy the run's final weights beside the project and add (or update) the run in the project file."""
+    """Copy the run's final weights beside the project and add (or update) the run in the project file.
+
+    Under the project's lock the run joins the file as it is on disk now (another process may have
+    recorded runs, or the window saved edits, since this one loaded it). The weights are written
+    first and removed again when the project cannot be written, so no weights file is left that no
+    run refers to; a failure is a RunError saying where the run's weights still are."""
     record = result.to_dict()
-    if result.weights:
-        target = project.weights_path(result.id)
-        source = checkpoints / result.weights
-        write_atomic(target, lambda tmp: shutil.copyfile(source, tmp))
-        record["weights"] = target.name
-    project.runs = [r for r in project.runs if r.get("id") != result.id] + [record]
-    save_project(project)
+    path = _saved_path(project)
+    written: Path | None = None
+    try:
+        with locked(path):
+            if result.weights:
+                target = project.weights_path(result.id)
+                source = checkpoints / result.weights
+                written = write_atomic(target, lambda tmp: shutil.copyfile(source, tmp), what="weights file")
+                record["weights"] = target.name
+            current = _on_disk(project)
+            current.runs = [r for r in current.runs if r.get("id") != result.id] + [record]
+            save_project(current, keep_runs_on_disk=False)
+    except (StudioError, OSError) as exc:
+        if written is not None:
+            with contextlib.suppress(OSError):
+                written.unlink()
+        why = str(exc) if isinstance(exc, StudioError) else (exc.strerror or str(exc))
+        raise RunError(f"run {result.id} could not be saved into {path.name}: {why}; its checkpoint stays in "
+                       f"{checkpoints}") from None
+    project.runs = current.runs
+
+
+def _on_disk(project: Project) -> Project:
+    """The project file as it is on disk (ours when it is gone); RunError when it is unreadable, so a
+    damaged file is never overwritten with an older copy."""
+    path = _saved_path(project)
+    if not path.exists():
+        return project
+    on_disk = load_project(path)  # a ProjectError names the file
+    on_disk.path = project.path
+    return on_disk
+
+
+_OWNER_FILE = "training.pid"
+
+
+@contextlib.contextmanager
+def _training_in(folder: Path):
+    """Mark `folder` as trained by this process while the run lasts (one process per checkpoint)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunError(f"cannot make the checkpoint folder {folder}: {reason(exc)}") from None
+    try:
+        with locked(folder / _OWNER_FILE, timeout_s=0):
+            (folder / _OWNER_FILE).write_text(str(os.getpid()))
+            try:
+                yield
+            finally:
+                with contextlib.suppress(OSError):
+                    (folder / _OWNER_FILE).unlink()
+    except FileRefused:
+        raise RunError(_busy_message(folder)) from None
+
+
+def _check_not_training(folder: Path) -> None:
+    """RunError naming the other process when `folder`'s run is being trained right now."""
+    if (folder / _OWNER_FILE).exists() and folder.is_dir():
+        try:
+            with locked(folder / _OWNER_FILE, timeout_s=0):
+                return
+        except FileRefused:
+            raise RunError(_busy_message(folder)) from None
+
+
+def _busy_message(folder: Path) -> str:
+    try:
+        pid = int((folder / _OWNER_FILE).read_text().strip())
+        who = f"process {pid}"
+    except (OSError, ValueError):
+        who = "another process"
+    return f"run {folder.name} is being trained right now by {who}; wait for it to end, or train a new run"
 
 
 def latest_trained_run(project: Project, run_id: str | None = None) -> dict[str, Any]:
@@ -133,6 +252,8 @@ def load_trained_model(project: Project, run: Mapping[str, Any]) -> GraphModule:
     from studio.train import load_weights
 
     model = build_model(project.graph, logits=True)
+    if not is_plain_name(str(run["weights"])):
+        raise RunError(f"run '{run['id']}' names weights {run['weights']!r}, not a file beside the project")
     path = _saved_path(project).with_name(str(run["weights"]))
     if not path.exists():
         raise RunError(f"the weights of run '{run['id']}' are missing: expected {path}")

@@ -43,7 +43,7 @@ def test_bad_file_is_one_line_on_stderr_with_exit_status_2(tmp_path, capsys):
 
 def test_missing_file(tmp_path, capsys):
     assert main(["summary", str(tmp_path / "nope.studio")]) == 2
-    assert "no such file" in capsys.readouterr().err
+    assert "nope.studio: does not exist" in capsys.readouterr().err
 
 
 def test_invalid_model_prints_summary_with_problems_and_exit_1(tmp_path, capsys):

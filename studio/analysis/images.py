@@ -19,7 +19,9 @@ Ranking = list[tuple[str, float]]  # (class name, probability), most probable fi
 
 
 def image_batch(paths: Sequence[str | os.PathLike], shape: Sequence[int]) -> np.ndarray:
-    """The files as one (N, C, H, W) float32 batch scaled 0..1; a file that is no image is a DataError."""
+    """The files as one (N, C, H, W) float32 batch scaled 0..1; a file that is no image is a DataError.
+
+    A named pipe or a device among `paths` is refused at once, never waited on."""
     from studio.data.assemble import unit_float
     from studio.data.image_folder import read_image
 

@@ -11,6 +11,7 @@ from studio.analysis.evaluation import (
     predicted_classes,
     regression_report,
 )
+from studio.data import skipped_message
 from studio.runs import open_trained
 
 
@@ -23,6 +24,9 @@ def run(args: argparse.Namespace) -> int:
     targets = data.val_y.numpy()
     print(f"Run {record['id']} ({record.get('status', '?')}), {data.num_val} validation samples of "
           f"{data.info.name}")
+    skipped = skipped_message(data.info)
+    if skipped:
+        print(f"Note: {skipped}")
     if data.info.task == "classification":
         report = classify_report(targets, predicted_classes(outputs), data.info.class_names)
         print(format_classification(report))

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from studio.analysis import AnalysisError
 from studio.analysis.images import predict_images
 from studio.core.project import load_project
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.top < 1:
-        raise AnalysisError(f"--top {args.top}: show at least 1 class")
+    """Shows the `args.top` (at least 1, as the command line checks) most probable classes, or all of
+    them when the model has fewer."""
     project = load_project(args.file)
     for path, ranking in predict_images(project, args.run, args.images):
         print(f"{path}: " + ", ".join(f"{name} {p:.2f}" for name, p in ranking[:args.top]))

@@ -37,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _train(args, project, overrides, group, progress_callback) -> int:
+    from studio.data import skipped_message
     from studio.train import distributed
 
     leader = group is None or group.leader
@@ -50,6 +51,9 @@ def _train(args, project, overrides, group, progress_callback) -> int:
     ranks = f" x {group.world} processes ({group.backend})" if group else ""
     say(f"Training on {job.data.num_train} samples, validating on {job.data.num_val} "
         f"({info.name}, {info.task}) on {job.trainer.device}{ranks}")
+    skipped = skipped_message(info)
+    if skipped:
+        say(f"Note: {skipped}")
 
     # The first Ctrl-C asks the trainer to stop after the current batch; the run and its weights are
     # then saved as usual. A second Ctrl-C interrupts at once.

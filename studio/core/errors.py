@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class StudioError(Exception):
     """Base of every error the studio reports to a user instead of a traceback."""
@@ -29,3 +31,11 @@ class GraphError(StudioError):
 
 class ShapeError(StudioError):
     """A layer cannot accept the shape it receives; the message says what to change."""
+
+
+def json_kind(value: Any) -> str:
+    """A value read from a JSON file, named in a file's terms ("a number", "a list"), not Python's."""
+    if value is None:
+        return "null"
+    return {bool: "true/false", int: "a number", float: "a number", str: "text", list: "a list",
+            dict: "an object"}.get(type(value), "a value of another kind")

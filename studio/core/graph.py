@@ -15,11 +15,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from studio.core.errors import GraphError
+from studio.core.errors import GraphError, json_kind
 from studio.core.layers import LayerSpec, get_spec, has_spec
 from studio.core.params import ParamValueError
 
-_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+# A layer name becomes a Python identifier in exported code: checked with fullmatch, since `$` would let
+# a final newline through.
+_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 
 
 @dataclass
@@ -263,8 +265,9 @@ class ModelGraph:
         return copy.deepcopy(self)
 
     def _check_name(self, name: str, node_id: str) -> None:
-        if not isinstance(name, str) or not _NAME_RE.match(name):
-            raise GraphError(f"name {name!r} must start with a letter or '_' and use only letters, digits "
+        if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
+            shown = repr(name) if not isinstance(name, str) or len(name) <= 70 else repr(name[:64]) + "..."
+            raise GraphError(f"name {shown} must start with a letter or '_' and use only letters, digits "
                              "and '_' (at most 64)", node=node_id, field="name")
         other = self.node_by_name(name)
         if other is not None and other.id != node_id:
@@ -298,13 +301,13 @@ def _finite_number(value: Any) -> bool:
 def _list_field(data: Mapping, key: str) -> list:
     value = data.get(key)
     if not isinstance(value, list):
-        raise GraphError(f"expects a list, got {type(value).__name__}", field=f"graph.{key}")
+        raise GraphError(f"expects a list, got {json_kind(value)}", field=f"graph.{key}")
     return value
 
 
 def _str_field(item: Mapping, key: str, where: str) -> str:
     value = item.get(key)
     if not isinstance(value, str):
-        missing = "is missing" if value is None else f"expects text, got {type(value).__name__}"
+        missing = "is missing" if value is None else f"expects text, got {json_kind(value)}"
         raise GraphError(missing, field=f"{where}.{key}")
     return value

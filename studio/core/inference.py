@@ -58,7 +58,18 @@ def analyse(graph: ModelGraph) -> GraphAnalysis:
     for nid in result.order:
         if nid not in result.loose:
             _infer_node(graph.nodes[nid], sources[nid], result)
+    _check_weights_fit(graph, result)
     return result
+
+
+def _check_weights_fit(graph: ModelGraph, result: GraphAnalysis) -> None:
+    """A problem on the largest layers when the weights alone would not fit in this machine's memory,
+    so such a model is never built (building it would only die in the allocator)."""
+    from studio.core.memory_estimate import weight_problems  # it reads the summary, which reads this
+
+    for nid, message in weight_problems(graph, result):
+        node = graph.nodes[nid]
+        _fail(result, node, result.nodes[nid], message)
 
 
 def _label(node: Node) -> str:

@@ -12,21 +12,25 @@ import copy
 import json
 import math
 import os
+import re
+import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from studio.core.atomic import write_atomic
-from studio.core.errors import GraphError, ProjectError
+from studio.core.errors import GraphError, ProjectError, json_kind
 from studio.core.graph import ModelGraph
 from studio.core.params import ParamValueError
+from studio.core.safe_io import FileRefused, is_plain_name, locked, read_regular
 from studio.core.training_settings import TRAINING_PARAMS
 
 FORMAT_NAME = "model-studio-project"
 FORMAT_VERSION = 1
 SUFFIX = ".studio"
 MAX_FILE_BYTES = 64 * 1024 * 1024  # far above any real project; stops a stray huge file early
+_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 MAX_DEPTH = 64  # far above any real project (about 6 levels); keeps every recursive walk of it safe
 
 # MIGRATIONS[v] turns a version-v document into a version-(v + 1) one.
@@ -59,6 +63,9 @@ class Project:
         """Where a run's trained weights live: beside the project file."""
         if self.path is None:
             raise ProjectError("save the project first: trained weights are stored beside it")
+        if not is_run_id(run_id):
+            raise ProjectError(f"run id {run_id!r} is not a plain id, so it cannot name a weights file",
+                               path=str(self.path))
         return self.path.with_name(f"{self.path.stem}.{run_id}.safetensors")
 
 
@@ -88,12 +95,29 @@ def project_from_dict(data: Any, *, path: str | None = None) -> Project:
             from None
     runs = _typed(data, "runs", list, path, default=[])
     for i, run in enumerate(runs):
-        if not isinstance(run, dict) or not isinstance(run.get("id"), str):
-            raise ProjectError("expects a run object with a text 'id'", path=path, field=f"runs[{i}]")
-        _check_json_values(run, path, f"runs[{i}]")
+        _check_run(run, path, f"runs[{i}]")
     return Project(graph=graph, name=name, description=description,
                    dataset={"name": dataset_name, "settings": settings}, training=training, runs=runs,
                    path=Path(path) if path else None)
+
+
+def is_run_id(text: Any) -> bool:
+    """Whether `text` is a run id: letters, digits, '_' and '-', so it is safe inside a file name."""
+    return isinstance(text, str) and _RUN_ID.fullmatch(text) is not None
+
+
+def _check_run(run: Any, path: str | None, where: str) -> None:
+    """A run names files beside the project: its id and weights entry must be plain names, not paths."""
+    if not isinstance(run, dict) or not isinstance(run.get("id"), str):
+        raise ProjectError("expects a run object with a text 'id'", path=path, field=where)
+    if not is_run_id(run["id"]):
+        raise ProjectError(f"run id {run['id']!r} is not a plain id (letters, digits, '_' and '-')",
+                           path=path, field=f"{where}.id")
+    weights = run.get("weights")
+    if weights is not None and not (isinstance(weights, str) and is_plain_name(weights)):
+        raise ProjectError(f"expects the name of a weights file beside the project, not {weights!r}",
+                           path=path, field=f"{where}.weights")
+    _check_json_values(run, path, where)
 
 
 def migrate(data: dict[str, Any], *, path: str | None = None) -> dict[str, Any]:
@@ -112,7 +136,7 @@ def migrate(data: dict[str, Any], *, path: str | None = None) -> dict[str, Any]:
         try:
             data = step(copy.deepcopy(data))  # a step may edit in place; the caller's data stays
         except Exception as exc:  # a migration written for well-formed files meets a malformed one
-            raise ProjectError(f"cannot be upgraded from format {version}: {type(exc).__name__}: {exc}",
+            raise ProjectError(f"cannot be upgraded from format {version}: {exc}",
                                path=path, field="format_version") from None
         if not isinstance(data, dict):
             raise ProjectError(f"cannot be upgraded from format {version}", path=path, field="format_version")
@@ -125,33 +149,29 @@ def load_project(path: str | os.PathLike) -> Project:
     """Read a project file. Every failure is a ProjectError naming the file (and field)."""
     where = str(path)
     try:
-        target = Path(path)
-        if target.exists() and not target.is_file() and not target.is_dir():
-            raise ProjectError("is not a regular file (a device or a pipe)", path=where)
-        with open(path, "rb") as handle:
-            # Read at most one byte past the limit, so a huge or endless file is refused, not swallowed.
-            raw = handle.read(MAX_FILE_BYTES + 1)
-        if len(raw) > MAX_FILE_BYTES:
-            raise ProjectError(f"is over {MAX_FILE_BYTES // 2**20} MiB, too large to be a project file",
-                               path=where)
-        text = raw.decode("utf-8")
-    except FileNotFoundError:
-        raise ProjectError("no such file", path=where) from None
-    except IsADirectoryError:
-        raise ProjectError("is a folder, not a project file", path=where) from None
+        # Opened without blocking and refused unless a regular file: a pipe or device never hangs us.
+        raw = read_regular(path, "project file", limit=MAX_FILE_BYTES)
+    except FileRefused as exc:
+        raise ProjectError(_refusal(str(exc), where), path=where) from None
+    try:
+        text = raw.decode("utf-8-sig")  # a byte-order mark, as some editors write, is not content
     except UnicodeDecodeError:
         raise ProjectError("is not a text file (not UTF-8), so not a project file", path=where) from None
-    except OSError as exc:
-        raise ProjectError(f"cannot be read: {exc.strerror or exc}", path=where) from None
     return parse_project(text, path=where)
+
+
+def _refusal(message: str, where: str) -> str:
+    """A FileRefused message without the path it starts with (ProjectError puts the path first)."""
+    prefix = f"project file '{where}' "
+    return message[len(prefix):] if message.startswith(prefix) else message
 
 
 def parse_project(text: str, *, path: str | None = None) -> Project:
     try:
         data = json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
-        raise ProjectError(f"is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
-                           path=path) from None
+        raise ProjectError(f"is not valid JSON: {_json_reason(exc.msg)} at line {exc.lineno}, column "
+                           f"{exc.colno}", path=path) from None
     except RecursionError:
         raise ProjectError("is not a project: its JSON is nested too deeply", path=path) from None
     except ValueError as exc:  # NaN / Infinity, or an integer too long to parse
@@ -159,15 +179,75 @@ def parse_project(text: str, *, path: str | None = None) -> Project:
     return project_from_dict(data, path=path)
 
 
-def save_project(project: Project, path: str | os.PathLike | None = None) -> Path:
-    """Write the project atomically; returns the path written and remembers it on the project."""
+def save_project(project: Project, path: str | os.PathLike | None = None, *,
+                 keep_runs_on_disk: bool = True) -> Path:
+    """Write the project atomically; returns the path written and remembers it on the project.
+
+    Saving over the project's own file takes the file's writers' lock and, with `keep_runs_on_disk`,
+    first adds the runs another process recorded there meanwhile (a `train` in a terminal), so no
+    writer drops another's run. Saving to another place writes the project as it is."""
     target = Path(path) if path is not None else project.path
     if target is None:
         raise ProjectError("no file name given for saving")
-    text = to_json_text(project.to_dict()) + "\n"
-    write_atomic(target, text.encode("utf-8"))
+    moved = project.path is not None and not _same_file(project.path, target)
+    copied: list[Path] = []
+    with locked(target):
+        if keep_runs_on_disk and project.path is not None and not moved:
+            project.runs = merged_runs(project.runs, _runs_on_disk(target))
+        try:
+            runs = _carry_weights(project, target, copied) if moved else project.runs
+            text = to_json_text({**project.to_dict(), "runs": runs}) + "\n"
+            write_atomic(target, text.encode("utf-8"), what="project file")
+        except BaseException:
+            for path in copied:  # no weights left behind that no saved run refers to
+                path.unlink(missing_ok=True)
+            raise
+    project.runs = runs
     project.path = target
     return target
+
+
+def _carry_weights(project: Project, target: Path, copied: list[Path]) -> list[dict[str, Any]]:
+    """The runs for a copy of the project saved at `target`: each run's weights are copied beside it
+    (as TARGET.RUN.safetensors, added to `copied`), so the copy keeps its trained models."""
+    runs = copy.deepcopy(project.runs)
+    for run in runs:
+        name = run.get("weights")
+        source = project.path.with_name(name) if project.path and isinstance(name, str) else None
+        if source is None or not source.is_file():
+            continue  # weights already missing stay missing
+        destination = target.with_name(f"{target.stem}.{run['id']}.safetensors")
+        if not _same_file(source, destination):
+            existed = destination.exists()
+            write_atomic(destination, lambda tmp, source=source: shutil.copyfile(source, tmp),
+                         what="weights file")
+            if not existed:
+                copied.append(destination)
+        run["weights"] = destination.name
+    return runs
+
+
+def merged_runs(ours: list[dict[str, Any]], on_disk: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The runs on disk in their order (ours where both have an id), then our runs the disk lacks."""
+    by_id = {run["id"]: run for run in ours}
+    merged = [by_id.pop(run["id"], run) for run in on_disk]
+    return merged + list(by_id.values())
+
+
+def _runs_on_disk(path: Path) -> list[dict[str, Any]]:
+    """The runs of the project file at `path`; none when it is missing or unreadable (then it is ours
+    to replace: a broken file keeps no runs worth merging)."""
+    try:
+        return load_project(path).runs
+    except ProjectError:
+        return []
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.abspath(a) == os.path.abspath(b)
 
 
 def to_json_text(value: Any, indent: str = "") -> str:
@@ -185,6 +265,13 @@ def to_json_text(value: Any, indent: str = "") -> str:
     return json.dumps(value, allow_nan=False)
 
 
+def _json_reason(message: str) -> str:
+    """The JSON parser's reason in the message's own style: "unterminated string starting" (its
+    "... starting at" would read "at at line 1")."""
+    message = message.removesuffix(": ").removesuffix(":").removesuffix(" at")
+    return message[:1].lower() + message[1:]
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed in a project file")
 
@@ -198,7 +285,7 @@ def _typed(data: Mapping, key: str, kind: type, path: str | None, *, prefix: str
     value = data[key]
     if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
         names = {str: "text", dict: "an object", list: "a list"}
-        raise ProjectError(f"expects {names.get(kind, kind.__name__)}, got {_json_type(value)}", path=path,
+        raise ProjectError(f"expects {names.get(kind, kind.__name__)}, got {json_kind(value)}", path=path,
                            field=prefix + key)
     return value
 
@@ -229,10 +316,3 @@ def _depth(value: Any) -> int:
             break
         stack.extend((child, level + 1) for child in children)
     return deepest
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    return {bool: "true/false", int: "a number", float: "a number", str: "text", list: "a list",
-            dict: "an object"}.get(type(value), type(value).__name__)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from studio.core.graph import ModelGraph
 from studio.core.inference import GraphAnalysis, analyse
@@ -58,7 +60,7 @@ def format_size(n_bytes: float) -> str:
     """Bytes in Keras' style: '18.42 MB' (binary units), '0.00 Byte'."""
     if n_bytes == 0:
         return "0.00 Byte"
-    for unit, scale in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
+    for unit, scale in (("TB", 1024**4), ("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
         if n_bytes >= scale:
             return f"{n_bytes / scale:.2f} {unit}"
     return f"{n_bytes:.2f} Byte"
@@ -72,8 +74,10 @@ def format_count(n: int) -> str:
     return str(n)
 
 
-def format_summary(summary: ModelSummary, *, title: str = "model", batch_size: int = 32) -> str:
-    """The summary as a text table (what `model-studio summary` prints)."""
+def format_summary(summary: ModelSummary, *, title: str = "model", batch_size: int = 32,
+                   training: Mapping[str, Any] | None = None) -> str:
+    """The summary as a text table (what `model-studio summary` prints); with the `training`
+    settings, also what training would take in memory."""
     header = ("Layer (type)", "Output Shape", "Param #", "MACs")
     cells = [(f"{r.name} ({r.type})", r.shape, f"{r.params:,}", format_count(r.macs)) for r in summary.rows]
     widths = [max(len(header[i]), *(len(c[i]) for c in cells)) if cells else len(header[i])
@@ -101,6 +105,13 @@ def format_summary(summary: ModelSummary, *, title: str = "model", batch_size: i
         f"for a batch of {batch_size}: {format_size(summary.activation_bytes(batch_size))} "
         "(forward pass, float32)",
     ]
+    if training is not None:
+        from studio.core.memory_estimate import describe, estimate_summary
+
+        settings = {**training, "batch_size": batch_size}
+        estimate = estimate_summary(summary, settings)
+        lines.append(f"Training memory ({settings.get('optimizer', 'adam')}, batch of {batch_size}): "
+                     f"{describe(estimate.parts())}")
     if summary.problems:
         lines.append("-" * line_width)
         lines.append(f"Problems ({len(summary.problems)}):")

@@ -16,7 +16,15 @@ from studio.data import (  # noqa: F401
     torchvision_sets,
 )
 from studio.data.augment import ImageAugment
-from studio.data.base import DataError, DatasetInfo, DatasetSpec, LoadContext, LoadedData
+from studio.data.base import (
+    DataError,
+    DatasetInfo,
+    DatasetSpec,
+    LoadContext,
+    LoadedData,
+    TargetRange,
+    skipped_message,
+)
 from studio.data.image_folder import clear_image_cache
 from studio.data.image_writer import write_image_folder
 from studio.data.registry import (
@@ -26,7 +34,7 @@ from studio.data.registry import (
     register,
     validate_settings,
 )
-from studio.data.shape_check import check_input_shape
+from studio.data.shape_check import check_input_shape, check_model_outputs, check_outputs
 from studio.data.shapes import SHAPE_NAMES
 
 __all__ = [
@@ -37,12 +45,16 @@ __all__ = [
     "ImageAugment",
     "LoadContext",
     "LoadedData",
+    "TargetRange",
     "all_dataset_specs",
     "check_input_shape",
+    "check_model_outputs",
+    "check_outputs",
     "clear_image_cache",
     "get_dataset_spec",
     "load_dataset",
     "register",
+    "skipped_message",
     "validate_settings",
     "write_image_folder",
 ]

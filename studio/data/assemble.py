@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from studio.data.base import DataError, DatasetInfo, LoadedData
+from studio.data.base import DataError, DatasetInfo, LoadedData, TargetRange
 
 
 def split_indices(y: np.ndarray, *, stratify: bool, fraction: float, seed: int
@@ -39,13 +39,42 @@ def _held_out(n: int, fraction: float) -> int:
     return min(max(round(n * fraction), 1), n - 1)
 
 
-def standardise(train_x: np.ndarray, val_x: np.ndarray
+def standardise(train_x: np.ndarray, val_x: np.ndarray, feature_names: list[str] | None = None
                 ) -> tuple[np.ndarray, np.ndarray, list[float], list[float]]:
-    """Scale features to mean 0 and std 1 using the training part's statistics only."""
-    mean = train_x.mean(axis=0)
-    std = train_x.std(axis=0)
+    """Scale features to mean 0 and std 1 using the training part's statistics only.
+
+    Computed in float64; a feature whose values are too large for that (or not finite) is a DataError
+    naming it, rather than NaNs that training would blame on the learning rate."""
+    train_x = np.asarray(train_x, dtype=np.float64)
+    val_x = np.asarray(val_x, dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean = train_x.mean(axis=0)
+        std = train_x.std(axis=0)
+    _check_finite_statistics(mean, std, train_x, feature_names)
     std = np.where(std > 1e-12, std, 1.0)  # a constant feature stays constant instead of dividing by 0
     return (train_x - mean) / std, (val_x - mean) / std, mean.tolist(), std.tolist()
+
+
+def _check_finite_statistics(mean: np.ndarray, std: np.ndarray, train_x: np.ndarray,
+                             feature_names: list[str] | None) -> None:
+    bad = np.flatnonzero(~(np.isfinite(mean) & np.isfinite(std)))
+    if not len(bad):
+        return
+    column = int(bad[0])
+    name = feature_names[column] if feature_names and column < len(feature_names) else f"x{column}"
+    values = train_x[:, column]
+    if not np.all(np.isfinite(values)):
+        raise DataError(f"feature '{name}' holds values that are not finite numbers (NaN or infinity)")
+    raise DataError(f"feature '{name}' holds {np.abs(values).max():g}, too large to standardise; "
+                    "scale it down")
+
+
+def target_range(y: np.ndarray) -> TargetRange:
+    """The span of regression targets, and whether they are whole numbers as class labels are."""
+    values = np.asarray(y, dtype=np.float64).reshape(-1)
+    distinct = np.unique(values)
+    return TargetRange(low=float(distinct[0]), high=float(distinct[-1]),
+                       whole=bool(np.all(distinct == np.round(distinct))), distinct=len(distinct))
 
 
 def unit_float(images: np.ndarray) -> np.ndarray:
@@ -67,8 +96,10 @@ def assemble(train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray, val_y:
             only = info.class_name(int(present[0])) if len(present) else "none"
             raise DataError(f"only one class ({only}) is in the training data; a classifier needs at "
                             "least two")
+    elif info.target_range is None and len(train_y) + len(val_y):
+        info.target_range = target_range(np.concatenate([np.ravel(train_y), np.ravel(val_y)]))
     if standardise_features:
-        train_x, val_x, info.feature_mean, info.feature_std = standardise(train_x, val_x)
+        train_x, val_x, info.feature_mean, info.feature_std = standardise(train_x, val_x, info.feature_names)
     x_dtype = np.int64 if info.sample_kind == "tokens" else np.float32
 
     def x_tensor(a: np.ndarray) -> torch.Tensor:

@@ -31,15 +31,20 @@ INPUT_KIND_OF_SAMPLE = {"image": "image", "row": "vector", "points": "vector", "
 
 
 class DataError(StudioError):
-    """Data that cannot be loaded: names the dataset and the setting or file at fault."""
+    """Data that cannot be loaded: names the dataset and the setting or file at fault.
+
+    `path` is the file or folder that was read; `project` the project file whose dataset it is, added
+    by whoever knows it (`in_project`), so every message can say where to look."""
 
     def __init__(self, message: str, *, dataset: str | None = None, setting: str | None = None,
-                 path: str | Path | None = None):
+                 path: str | Path | None = None, project: str | Path | None = None):
         self.reason = message
         self.dataset = dataset
         self.setting = setting
         self.path = None if path is None else str(path)
-        where = [f"dataset '{dataset}'" if dataset else "",
+        self.project = None if project is None else str(project)
+        where = [f"project '{self.project}'" if self.project else "",
+                 f"dataset '{dataset}'" if dataset else "",
                  f"setting '{setting}'" if setting else "",
                  f"file '{self.path}'" if self.path else ""]
         where_text = ", ".join(w for w in where if w)
@@ -49,7 +54,23 @@ class DataError(StudioError):
         """The same error, naming `dataset` (helpers deep down do not know which dataset they serve)."""
         if self.dataset:
             return self
-        return DataError(self.reason, dataset=dataset, setting=self.setting, path=self.path)
+        return DataError(self.reason, dataset=dataset, setting=self.setting, path=self.path,
+                         project=self.project)
+
+    def in_project(self, project: str | Path) -> DataError:
+        """The same error, naming first the project file whose dataset failed to load."""
+        return DataError(self.reason, dataset=self.dataset, setting=self.setting, path=self.path,
+                         project=project)
+
+
+@dataclass(frozen=True)
+class TargetRange:
+    """What the values of a regression target look like, so a model's output can be checked against them."""
+
+    low: float
+    high: float
+    whole: bool  # every value is a whole number, as class labels are
+    distinct: int  # how many different values there are
 
 
 @dataclass
@@ -65,7 +86,10 @@ class DatasetInfo:
     vocab_size: int | None = None
     feature_names: list[str] = field(default_factory=list)
     target_names: list[str] = field(default_factory=list)  # regression outputs
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
+    target_range: TargetRange | None = None  # regression only
+    target_column: str = ""  # the table column the targets come from, for messages
+    # Files that were passed over, as (path, why): unreadable images, pipes, broken links.
+    skipped: list[tuple[str, str]] = field(default_factory=list)
     # Per-feature mean and std the features were standardised with, so samples can be shown in
     # the units of the source data.
     feature_mean: list[float] | None = None
@@ -124,6 +148,30 @@ class DatasetInfo:
         if self.feature_mean is None or self.feature_std is None:
             return values
         return values * np.asarray(self.feature_std) + np.asarray(self.feature_mean)
+
+
+SKIPPED_SHOWN = 3  # files named in the one-line report of skipped files; the count says the rest
+
+
+def skipped_message(info: DatasetInfo, *, shown: int = SKIPPED_SHOWN) -> str | None:
+    """One line for the person loading the data, e.g. "skipped 4 unreadable images (cat/a.png: truncated,
+    dog/b.jpg: not an image, ...)"; None when nothing was skipped."""
+    if not info.skipped:
+        return None
+    count = len(info.skipped)
+    noun = "image" if info.sample_kind == "image" else "file"
+    named = [f"{_relative(path, info.source)}: {why}" for path, why in info.skipped[:shown]]
+    if count > shown:
+        named.append("...")
+    return f"skipped {count} unreadable {noun}{'' if count == 1 else 's'} ({', '.join(named)})"
+
+
+def _relative(path: str, source: str) -> str:
+    """`path` below the dataset's folder when it lies there (class folders tell same-named files apart)."""
+    try:
+        return Path(path).relative_to(source).as_posix() if source else path
+    except ValueError:
+        return path
 
 
 @dataclass

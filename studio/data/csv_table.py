@@ -1,8 +1,9 @@
 """A table in a CSV file: one column is the target, the others are features.
 
 Numeric columns are used as they are, text columns with few distinct values are one-hot encoded, and
-every problem (a missing column, text in a numeric column, an empty cell) is reported with its line and
-column. Read with the csv module and numpy only.
+every problem (a missing column, text in a numeric column, an empty cell, a value too large to
+standardise) is reported with its line and column. Only a regular file is read (a named pipe is refused
+at once); a UTF-8 byte order mark is dropped. Read with the csv module and numpy only.
 """
 
 from __future__ import annotations
@@ -18,12 +19,20 @@ import numpy as np
 from studio.core.params import Param, params
 from studio.data.assemble import split_and_assemble
 from studio.data.base import DataError, DatasetInfo, DatasetSpec, LoadContext, LoadedData
+from studio.data.file_checks import read_data_file
 from studio.data.registry import register
 from studio.data.settings import SPLIT_SETTINGS, path_setting
 
 DELIMITERS = {"comma": ",", "semicolon": ";", "tab": "\t", "pipe": "|"}
 MAX_CATEGORIES = 50  # a text feature with more distinct values is probably a name or an id
 MAX_AUTO_CLASSES = 20  # whole-number targets with at most this many values are taken as classes
+MAX_FILE_BYTES = 2 * 2**30  # parsed into Python strings, a larger table would not fit in memory
+# Features are standardised in float64: beyond this, the sum of squares over the rows overflows.
+MAX_FEATURE = 1e150
+# Regression targets are compared with the model's float32 outputs: beyond this, a batch's squared
+# errors overflow float32 (about 3.4e38).
+MAX_TARGET = 1e15
+BYTE_ORDER_MARK = "\ufeff"
 
 
 @dataclass(frozen=True)
@@ -50,6 +59,14 @@ class _Column:
             raise DataError(f"{self.where(bad[0])} is '{self.cells[bad[0]]}', not a finite number",
                             path=self.path)
         return values
+
+    def check_size(self, values: np.ndarray, limit: float, why: str) -> None:
+        """DataError naming the first value larger than `limit` (either sign), its line and `why`."""
+        big = np.flatnonzero(np.abs(values) > limit)
+        if len(big):
+            row = big[0]
+            raise DataError(f"column '{self.name}' holds {values[row]:g} at line {self.lines[row]}, {why}; "
+                            "scale the column down (other units, or a logarithm)", path=self.path)
 
     def _numbers_with_stray_text(self) -> None:
         """None for a text column; DataError for a number column with a stray text cell."""
@@ -87,18 +104,13 @@ def _load_csv(settings: dict[str, Any], context: LoadContext) -> LoadedData:
     info = DatasetInfo(name="csv", input_shape=(x.shape[1],), task=task, class_names=class_names,
                        num_outputs=len(class_names) if task == "classification" else 1, sample_kind="row",
                        feature_names=feature_names,
-                       target_names=[] if task == "classification" else [target_name], source=str(path))
+                       target_names=[] if task == "classification" else [target_name],
+                       target_column=target_name, source=str(path))
     return split_and_assemble(x, y, info, settings, standardise_features=True)
 
 
 def _read_columns(path: Path, delimiter: str) -> list[_Column]:
-    if not path.is_file():
-        raise DataError(f"the file {path} does not exist" if not path.exists() else f"{path} is not a file",
-                        setting="path")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DataError(f"is not UTF-8 text (byte {exc.start}); save it as UTF-8 CSV", path=path) from None
+    text = _read_text(path)
     reader = csv.reader(io.StringIO(text), delimiter=_delimiter(text, delimiter))
     rows: list[list[str]] = []
     lines: list[int] = []
@@ -111,7 +123,7 @@ def _read_columns(path: Path, delimiter: str) -> list[_Column]:
         raise DataError(f"line {reader.line_num}: {exc}", path=path) from None
     if len(rows) < 2:
         raise DataError("has a header line but no data rows" if rows else "the file is empty", path=path)
-    header = [name.strip() for name in rows[0]]
+    header = [name.replace(BYTE_ORDER_MARK, "").strip() for name in rows[0]]
     for row, line in zip(rows[1:], lines[1:], strict=True):
         if len(row) != len(header):
             raise DataError(f"line {line} has {len(row)} fields but the header has {len(header)}", path=path)
@@ -120,6 +132,16 @@ def _read_columns(path: Path, delimiter: str) -> list[_Column]:
     if duplicates:
         raise DataError(f"the header names a column twice: {', '.join(duplicates)}", path=path)
     return [_Column(name, [row[i] for row in rows[1:]], lines[1:], path) for i, name in enumerate(names)]
+
+
+def _read_text(path: Path) -> str:
+    data = read_data_file(path, setting="path", limit=MAX_FILE_BYTES)
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise DataError("is UTF-16 text; save it as UTF-8 CSV", path=path)
+    try:
+        return data.decode("utf-8-sig")  # drops a byte order mark, as spreadsheet programs write one
+    except UnicodeDecodeError as exc:
+        raise DataError(f"is not UTF-8 text (byte {exc.start}); save it as UTF-8 CSV", path=path) from None
 
 
 def _delimiter(text: str, setting: str) -> str:
@@ -138,6 +160,7 @@ def _encode_features(columns: list[_Column]) -> tuple[np.ndarray, list[str]]:
     for column in columns:
         values = column.numbers()
         if values is not None:
+            column.check_size(values, MAX_FEATURE, "too large to standardise")
             blocks.append(values[:, None])
             names.append(column.name)
             continue
@@ -163,6 +186,7 @@ def _encode_target(column: _Column, task: str) -> tuple[str, np.ndarray, list[st
         distinct = np.unique(values)
         whole = bool(np.all(distinct == np.round(distinct)))
         if task == "regression" or (task == "auto" and not (whole and len(distinct) <= MAX_AUTO_CLASSES)):
+            column.check_size(values, MAX_TARGET, "too large for a regression target")
             return "regression", values, []
         y = np.searchsorted(distinct, values)
         class_names = [f"{v:g}" for v in distinct]

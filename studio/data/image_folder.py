@@ -5,6 +5,12 @@ Either `root/<class>/...` or `root/train/<class>/...`, split by `validation_spli
 Images are decoded once and kept in memory as uint8, keyed by the folder, the target size and the
 files' sizes and modification times, so loading the same folder again (another training run,
 another model) costs no decoding.
+
+Files from strangers are read safely: a named pipe, a device, a link to nowhere or a file that is not
+an image is skipped and listed in the dataset's `skipped`, never waited on; an image whose header
+claims more pixels than `MAX_IMAGE_PIXELS` is skipped before it is decoded. Class folders may be
+symlinks (followed, wherever they point); symlinked folders below a class folder are listed as skipped
+rather than followed, so a link loop cannot make the listing endless.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+import warnings
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -21,9 +28,12 @@ from typing import Any
 import numpy as np
 
 from studio.core.params import params
+from studio.core.safe_io import open_regular
+from studio.data import quiet_warnings
 from studio.data.assemble import assemble, split_indices, unit_float
 from studio.data.augment import build_augment
 from studio.data.base import DataError, DatasetInfo, DatasetSpec, LoadContext, LoadedData
+from studio.data.file_checks import MISSING, file_problem
 from studio.data.image_settings import AUGMENT_SETTINGS, CHANNELS_SETTING, image_geometry, image_size_setting
 from studio.data.registry import register
 from studio.data.settings import SPLIT_SETTINGS, path_setting
@@ -34,6 +44,10 @@ TRAIN_FOLDER = "train"
 VALIDATION_FOLDERS = ("validation", "val")
 # Decoded folders are kept while they fit in this many bytes (the newest always); the oldest goes first.
 _CACHE_BYTES = 2 * 1024**3
+# Larger images are refused from their header, before any pixel is decoded: Pillow's own default limit
+# (about 268 MB of RGB pixels), beyond which it warns of a decompression bomb.
+MAX_IMAGE_PIXELS = 89_478_485
+LINKED_FOLDER = "a linked folder (not followed)"
 
 
 @dataclass(frozen=True)
@@ -48,8 +62,12 @@ class _Listing:
     def fingerprint(self) -> str:
         digest = hashlib.blake2b(digest_size=16)
         for file in self.files:
-            stat = file.stat()
-            digest.update(f"{file}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+            try:
+                stat = file.stat()
+                size, mtime = stat.st_size, stat.st_mtime_ns
+            except OSError:  # a link to nowhere, or unreadable: it is skipped, so only its name counts
+                size = mtime = -1
+            digest.update(f"{file}\0{size}\0{mtime}\n".encode())
         return digest.hexdigest()
 
 
@@ -117,7 +135,8 @@ def _list_folder(root: Path) -> _Listing:
     if not root.exists():
         raise DataError(f"the folder {root} does not exist", setting="path")
     if not root.is_dir():
-        raise DataError(f"{root} is a file; expected a folder with one sub-folder per class", setting="path")
+        kind = file_problem(root) or "a file"
+        raise DataError(f"{root} is {kind}; expected a folder with one sub-folder per class", setting="path")
     train_root = root / TRAIN_FOLDER
     if not train_root.is_dir():
         return _Listing(*_list_classes(root, None), is_validation=None)
@@ -162,11 +181,13 @@ def _list_classes(folder: Path, known: list[str] | None) -> tuple[list[str], lis
 
 
 def _files_below(folder: Path) -> list[Path]:
-    """Every non-hidden file below `folder`, in a stable order."""
+    """Every non-hidden entry below `folder` that is not a folder, in a stable order, plus the symlinked
+    folders, which are not walked into (they are reported as skipped)."""
     found = []
-    for parent, dirs, names in os.walk(folder):
+    for parent, dirs, names in os.walk(folder):  # does not follow links below `folder`, so it ends
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        found.extend(Path(parent) / name for name in sorted(names) if not name.startswith("."))
+        linked = [d for d in dirs if os.path.islink(os.path.join(parent, d))]
+        found.extend(Path(parent) / name for name in sorted([*names, *linked]) if not name.startswith("."))
     return found
 
 
@@ -186,7 +207,7 @@ def _decode_all(files: list[Path], channels: int, height: int, width: int,
     keep: list[int] = []
     skipped: list[tuple[str, str]] = []
     total, last_percent = len(files), -1
-    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+    with quiet_warnings.routed(), ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
         decoded = pool.map(lambda f: _read_image(f, height, width, channels), files)
         for index, (file, (pixels, problem)) in enumerate(zip(files, decoded, strict=True)):
             if pixels is None:
@@ -206,35 +227,88 @@ def _decode_all(files: list[Path], channels: int, height: int, width: int,
 def read_image(file: str | os.PathLike, channels: int, height: int, width: int) -> np.ndarray:
     """One image file as (C, H, W) uint8 pixels, decoded and resized exactly as this dataset does.
 
-    Raises a DataError naming the file when it is not an image or cannot be decoded.
+    Raises a DataError naming the file when it is not an image or cannot be decoded; a named pipe or a
+    device is refused at once.
     """
-    pixels, problem = _read_image(Path(file), height, width, channels)
-    if pixels is None:
-        raise DataError(problem, path=file)
-    return pixels
+    try:
+        return _load_pixels(Path(file), height, width, channels)
+    except _Unreadable as exc:
+        raise DataError(exc.sentence, path=file) from None
+
+
+class _Unreadable(Exception):
+    """An image file that is not used: why in a few words, and whether reading or decoding failed."""
+
+    def __init__(self, why: str, failed: str = "cannot be decoded"):
+        super().__init__(why)
+        self.why = why
+        self.sentence = f"{failed}: {why}" if failed else why
 
 
 def _read_image(file: Path, height: int, width: int, channels: int) -> tuple[np.ndarray | None, str]:
-    """(pixels (C, H, W) uint8, "") or (None, why the file was skipped)."""
-    if file.suffix.lower() not in IMAGE_SUFFIXES:
-        return None, f"not an image file ({file.suffix or 'no extension'})"
+    """(pixels (C, H, W) uint8, "") or (None, why the file was skipped, in a few words)."""
     try:
-        return _decode_image(file, height, width, channels), ""
+        return _load_pixels(file, height, width, channels), ""
+    except _Unreadable as exc:
+        return None, exc.why
+
+
+def _load_pixels(file: Path, height: int, width: int, channels: int) -> np.ndarray:
+    problem = file_problem(file)
+    if problem is not None:
+        raise _Unreadable(_link_problem(problem) if file.is_symlink() else problem, "cannot be read")
+    if file.suffix.lower() not in IMAGE_SUFFIXES:
+        raise _Unreadable(f"not an image file ({file.suffix or 'no extension'})", "")
+    try:
+        return _decode_image(file, height, width, channels)
+    except _Unreadable:
+        raise
     except Exception as exc:  # any decoder failure makes only this file unusable, not the dataset
-        return None, f"cannot be decoded: {exc}"
+        raise _Unreadable(_decoder_problem(exc)) from None
+
+
+def _link_problem(problem: str) -> str:
+    """Why a symlink in an image folder is skipped: links to folders are not walked into."""
+    return {"a folder": LINKED_FOLDER, MISSING: "a link to nothing"}.get(problem, problem)
+
+
+def _decoder_problem(exc: Exception) -> str:
+    from PIL import Image, UnidentifiedImageError
+
+    if isinstance(exc, UnidentifiedImageError):
+        return "not an image"
+    if isinstance(exc, Image.DecompressionBombError):
+        return f"too large (over {MAX_IMAGE_PIXELS:,} pixels)"
+    text = str(exc).strip() or "no details"
+    return "truncated" if "truncated" in text.lower() else f"damaged ({text})"
 
 
 def _decode_image(file: Path, height: int, width: int, channels: int) -> np.ndarray:
     from PIL import Image
 
     mode = "L" if channels == 1 else "RGB"
-    with Image.open(file) as image:
-        image.draft(mode, (width, height))  # JPEG: decode at a reduced scale when that is enough
-        image = image.convert(mode)
-        if image.size != (width, height):
-            image = image.resize((width, height), Image.Resampling.BILINEAR)
-        pixels = np.asarray(image, dtype=np.uint8)
+    with open_regular(file, "image") as handle, quiet_warnings.recorded() as caught:
+        if os.fstat(handle.fileno()).st_size == 0:
+            raise _Unreadable("empty")
+        with Image.open(handle) as image:
+            if image.width * image.height > MAX_IMAGE_PIXELS:
+                raise _Unreadable(f"too large ({image.width}x{image.height} pixels)")
+            image.draft(mode, (width, height))  # JPEG: decode at a reduced scale when that is enough
+            image = image.convert(mode)
+            if image.size != (width, height):
+                image = image.resize((width, height), Image.Resampling.BILINEAR)
+            pixels = np.asarray(image, dtype=np.uint8)
+    _check_warnings(caught)
     return pixels[None] if channels == 1 else pixels.transpose(2, 0, 1)
+
+
+def _check_warnings(caught: list[warnings.WarningMessage]) -> None:
+    """Decoding warnings that mean the pixels are not all there make the image unusable ("truncated");
+    the others (odd EXIF data, palette transparency) concern metadata, so the decoded image is used and
+    the warning is dropped. A decompression-bomb warning cannot get this far: such images are refused."""
+    for warning in caught:
+        if "truncat" in str(warning.message).lower():
+            raise _Unreadable("truncated")
 
 
 register(DatasetSpec(

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.core.params import ParamValueError
+from studio.core.safe_io import FileRefused
 from studio.data.base import CATEGORIES, DataError, DatasetSpec, LoadContext, LoadedData, Progress
 
 _SPECS: dict[str, DatasetSpec] = {}
@@ -57,6 +58,8 @@ def load_dataset(name: str, settings: Mapping[str, Any], *, input_shape: tuple[i
         return get_dataset_spec(name).loader(values, context)
     except DataError as exc:
         raise exc.with_dataset(name) from None
+    except FileRefused as exc:  # a pipe or a device where a file was expected, met deep down
+        raise DataError(str(exc), dataset=name) from None
     except OSError as exc:
         # Files vanish, permissions change, disks fill: say which file, not a traceback.
         raise DataError(exc.strerror or str(exc), dataset=name, path=exc.filename) from None

@@ -16,6 +16,7 @@ from studio.core.params import Param, params
 from studio.data.assemble import assemble, unit_float
 from studio.data.augment import build_augment
 from studio.data.base import DataError, DatasetInfo, DatasetSpec, LoadContext, LoadedData
+from studio.data.file_checks import MISSING, file_problem
 from studio.data.image_settings import AUGMENT_SETTINGS
 from studio.data.registry import register
 from studio.data.settings import SEED_SETTING
@@ -55,7 +56,12 @@ _SOURCES = (
 
 def _check_files(source: _Source, root: Path) -> None:
     folder = root / source.folder
-    missing = [name for name in source.files if not (folder / name).is_file()]
+    problems = {name: file_problem(folder / name) for name in source.files}
+    odd = [f"{name} is {problem}" for name, problem in problems.items() if problem not in (None, MISSING)]
+    if odd:  # a pipe or a device would block torchvision's reader
+        raise DataError(f"in {folder}, {', '.join(odd)}; put the dataset's files there: "
+                        f"{', '.join(source.files)}", setting="root")
+    missing = [name for name, problem in problems.items() if problem == MISSING]
     if not missing:
         return
     packed = [name for name in missing if (folder / f"{name}.gz").is_file()]

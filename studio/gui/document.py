@@ -49,11 +49,12 @@ class Document(QObject):
     def graph(self) -> ModelGraph:
         return self.project.graph
 
-    def replace(self, project: Project, *, modified: bool = False) -> None:
-        """Show another project; the undo history belongs to the old one and is dropped."""
+    def replace(self, project: Project, *, modified: bool = False) -> bool:
+        """Show another project; the undo history belongs to the old one and is dropped. Refused (False)
+        while locked: a training run records into the project shown."""
         if self._lock_reason:
             self.refused.emit(self._lock_reason)
-            return
+            return False
         self.project = project
         self.undo_stack.clear()
         if modified:
@@ -61,6 +62,7 @@ class Document(QObject):
         self.analysis = analyse(project.graph)
         self.replaced.emit()
         self.changed.emit()
+        return True
 
     @property
     def modified(self) -> bool:
@@ -106,8 +108,9 @@ class Document(QObject):
         self._lock_reason = ""
 
     def set_runs(self, runs: list[dict[str, Any]], *, saved: bool = True) -> None:
-        """Show the runs a training run recorded. Not an edit: the run is already in the file, so no undo
-        step and no change to "modified" (unless the file could not be written: then it needs a save)."""
+        """Show the runs recorded in the project file (a run ended, or a save merged in runs recorded
+        elsewhere). Not an edit: the runs are already in the file, so no undo step, and "modified" stays
+        as it was (unsaved edits stay unsaved) unless the file could not be written: then it needs a save."""
         self.project.runs = copy.deepcopy(runs)
         if not saved:
             self.undo_stack.resetClean()

@@ -1,19 +1,24 @@
-"""New, open, save, recent files, unsaved-change questions and the recovery file.
+"""New, open, save, recent files, unsaved-change questions and the window's recovery file.
 
 Every question to the user is one small method (`ask_*`, `show_error`), so tests can answer it.
+While a run trains, the project stays where it is: the run is recorded into its file when it ends, so
+neither another project nor Save As may take its place until then.
 """
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import time
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QSettings, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
-from studio.core.atomic import write_atomic
 from studio.core.errors import StudioError
-from studio.core.project import SUFFIX, Project, load_project, save_project, to_json_text
+from studio.core.project import SUFFIX, Project, load_project, save_project
+from studio.core.safe_io import reason
+from studio.gui import recovery
 from studio.gui.document import Document
 from studio.paths import data_dir
 
@@ -22,6 +27,7 @@ DEFAULT_EXAMPLE = "digits_cnn"
 MAX_RECENT = 10
 AUTOSAVE_MS = 60_000
 FILE_FILTER = f"Model Studio projects (*{SUFFIX});;All files (*)"
+TRAINING_TITLE = "Training is running"
 Answer = QMessageBox.StandardButton
 
 
@@ -40,9 +46,9 @@ def load_template(path: Path) -> Project:
     return project
 
 
-def recovery_path() -> Path:
+def recovery_dir() -> Path:
     """Beside the settings file, so each settings location (and each test) has its own."""
-    return Path(QSettings().fileName()).parent / f"recovery{SUFFIX}"
+    return Path(QSettings().fileName()).parent / "recovery"
 
 
 class ProjectFiles(QObject):
@@ -52,6 +58,7 @@ class ProjectFiles(QObject):
     def __init__(self, doc: Document, window: QWidget) -> None:
         super().__init__(window)
         self.doc, self.window = doc, window
+        self.recovery = recovery.RecoveryFile(recovery_dir())  # this window's own, never another's
         self.autosave_timer = QTimer(self)
         self.autosave_timer.setInterval(AUTOSAVE_MS)
         self.autosave_timer.timeout.connect(self.autosave)
@@ -64,11 +71,13 @@ class ProjectFiles(QObject):
             self.window, "Unsaved changes", f"Save the changes to {self.display_name()} first?",
             Answer.Save | Answer.Discard | Answer.Cancel, Answer.Save)
 
-    def ask_restore(self, saved_at: str) -> bool:
+    def ask_restore(self, saved_at: str, name: str, others: int) -> bool:
+        later = (f"\n\n{others} more unsaved project{'s are' if others > 1 else ' is'} kept and offered "
+                 "at the next start.") if others else ""
         answer = QMessageBox.question(
             self.window, "Restore unsaved work?",
-            f"Model Studio closed with unsaved changes (last saved for recovery {saved_at}). Restore them?",
-            Answer.Yes | Answer.No, Answer.Yes)
+            f"Model Studio closed with unsaved changes to {name} (last saved for recovery {saved_at}). "
+            f"Restore them?\n\nNo deletes them.{later}", Answer.Yes | Answer.No, Answer.Yes)
         return answer == Answer.Yes
 
     def ask_open_path(self) -> str | None:
@@ -106,7 +115,10 @@ class ProjectFiles(QObject):
     # --- actions ----------------------------------------------------------------------------------------
 
     def maybe_save(self) -> bool:
-        """True when it is fine to drop the current project (saved, or the user said so)."""
+        """True when it is fine to drop the current project (saved, or the user said so); never while
+        it trains, since the run is recorded into this project's file when it ends."""
+        if self._training("open another project"):
+            return False
         if not self.doc.modified:
             return True
         answer = self.ask_unsaved_changes()
@@ -120,8 +132,7 @@ class ProjectFiles(QObject):
         project = self.ask_new_project()
         if project is None:
             return False
-        self._show(project)
-        return True
+        return self._show(project)
 
     def open(self, path: str | None = None) -> bool:
         if not self.maybe_save():
@@ -136,7 +147,8 @@ class ProjectFiles(QObject):
         except StudioError as exc:
             self.show_error("Cannot open project", str(exc))
             return False
-        self._show(project)
+        if not self._show(project):
+            return False
         self._add_recent(Path(path))
         return True
 
@@ -156,25 +168,51 @@ class ProjectFiles(QObject):
         return self._write(self.doc.project.path)
 
     def save_as(self) -> bool:
+        # The run being trained is recorded into the current file, its weights beside it: refused
+        # rather than leaving the run behind in the old place.
+        if self._training("save it under a new name"):
+            return False
         path = self.ask_save_path()
         return bool(path) and self._write(Path(path))
 
     def _write(self, path: Path) -> bool:
+        """Save to `path`. Only a write that reached the disk marks the document saved."""
+        # Saved through a copy, so the document changes only once the file is written. save_project
+        # merges in the runs others recorded in the file meanwhile (a `model-studio train` in a terminal),
+        # and under a new name copies the trained weights beside the new file: the copy's runs say so.
+        project = dataclasses.replace(self.doc.project, runs=copy.deepcopy(self.doc.project.runs))
         try:
-            save_project(self.doc.project, path)
-        except (OSError, StudioError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            self.show_error("Cannot save project", f"{path}: {reason}")
+            save_project(project, path)
+        except StudioError as exc:  # the message names the file and the reason
+            self.show_error("Cannot save project", str(exc))
             return False
+        except OSError as exc:
+            self.show_error("Cannot save project", f"cannot write '{path}': {reason(exc)}")
+            return False
+        self.doc.project.path = project.path
+        if project.runs != self.doc.project.runs:
+            self.doc.set_runs(project.runs)
         self.doc.undo_stack.setClean()
         self.discard_recovery()
         self._add_recent(path)
         self.path_changed.emit()
         return True
 
-    def _show(self, project: Project, *, modified: bool = False) -> None:
-        self.doc.replace(project, modified=modified)
+    def _training(self, doing: str) -> bool:
+        """Whether a run trains the project now; if so, says that `doing` must wait for it."""
+        if not self.doc.locked:
+            return False
+        self.show_error(TRAINING_TITLE, f"{self.display_name()} is training: the run is recorded into it "
+                        f"when it ends. Stop the training or let it finish, then {doing}.")
+        return True
+
+    def _show(self, project: Project, *, modified: bool = False) -> bool:
+        """Show `project` in place of the current one; False when the document refused (a run trains)."""
+        if not self.doc.replace(project, modified=modified):
+            return False
+        self.discard_recovery()  # the work it held was saved or given up before this was asked
         self.path_changed.emit()
+        return True
 
     # --- recent files -----------------------------------------------------------------------------------
 
@@ -197,44 +235,42 @@ class ProjectFiles(QObject):
     # --- recovery ---------------------------------------------------------------------------------------
 
     def autosave(self) -> bool:
-        """Write the unsaved project to the recovery file (and forget it once there is nothing unsaved)."""
+        """Write the unsaved project to this window's recovery file (removed once nothing is unsaved)."""
         if not self.doc.modified:
             self.discard_recovery()
             return False
-        target = recovery_path()
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            source = self.doc.project.path
-            # Written directly rather than with save_project, which would re-point the project here.
-            write_atomic(target, (to_json_text(self.doc.project.to_dict()) + "\n").encode("utf-8"))
+            self.recovery.write(self.doc.project)
         except (OSError, StudioError):
             return False  # best effort: the next tick tries again; the user's file is untouched
-        QSettings().setValue("recovery/source", str(source) if source else "")
         return True
 
     def discard_recovery(self) -> None:
-        path = recovery_path()
-        if path.exists():
-            path.unlink(missing_ok=True)
-        QSettings().remove("recovery/source")
+        """Remove this window's recovery file (only its own: other windows keep theirs)."""
+        self.recovery.discard()
 
     def offer_recovery(self) -> bool:
-        """If the last session left unsaved work, offer it back; returns whether it was restored."""
-        path = recovery_path()
-        if not path.is_file():
-            return False
-        saved_at = time.strftime("%Y-%m-%d %H:%M", time.localtime(path.stat().st_mtime))
-        if not self.ask_restore(saved_at):
-            self.discard_recovery()
-            return False
+        """Offer back the unsaved work of windows whose process ended without saving it; returns whether
+        some was restored. One question per recovery file, newest first, until one is restored: a window
+        shows one project, so the rest stay on disk for the next start (the question says how many)."""
+        found = recovery.orphans(recovery_dir())
+        for i, item in enumerate(found):
+            saved_at = time.strftime("%Y-%m-%d %H:%M", time.localtime(item.saved_at))
+            name = item.source.name if item.source else "an untitled project"
+            if self.ask_restore(saved_at, name, len(found) - i - 1):
+                return self._restore(item)
+            item.remove()
+        return False
+
+    def _restore(self, item: recovery.Recovery) -> bool:
         try:
-            project = load_project(path)
+            project = item.load()
         except StudioError as exc:
             self.show_error("Cannot restore unsaved work", str(exc))
-            self.discard_recovery()
+            item.remove()
             return False
-        source = str(QSettings().value("recovery/source", "") or "")
-        project.path = Path(source) if source else None
-        self._show(project, modified=True)
+        if not self.maybe_save() or not self._show(project, modified=True):
+            return False  # kept for the next start
+        if self.autosave():  # the work is this window's own recovery file now, before the old one goes
+            item.remove()
         return True
-

@@ -90,11 +90,12 @@ class InteropActions(QObject):
         if result is None:
             return False
         notes = "\n".join(f"- {note}" for note in result.notes)
-        self.doc.replace(Project(graph=result.graph, name=Path(path).stem,
-                                 description=f"Imported from {Path(path).name}.\n{notes}".strip()),
-                         modified=True)
-        self.files.path_changed.emit()
-        return True
+        replaced = self.doc.replace(Project(graph=result.graph, name=Path(path).stem,
+                                            description=f"Imported from {Path(path).name}.\n{notes}".strip()),
+                                    modified=True)
+        if replaced:
+            self.files.path_changed.emit()
+        return replaced
 
     def _busy(self, work: Callable[[], object], title: str) -> object | None:
         """Run a short blocking job (seconds at most) under a wait cursor; errors become a message."""

@@ -1,22 +1,32 @@
-"""Python source for built layers: each module becomes the constructor call that rebuilds it.
+"""Python source for built layers, and the only ways text from a project enters generated code.
 
-torch's own modules are written from their attributes; the studio's helper modules (studio.core.modules)
-from the arguments of their constructors, and their class definitions are copied from that module's
-source, so an exported file always carries the same code the studio runs.
+Layers: each module becomes the constructor call that rebuilds it. torch's own modules are written from
+their attributes; the studio's helper modules (studio.core.modules) from the arguments of their
+constructors, and their class definitions are copied from that module's source, so an exported file
+always carries the same code the studio runs.
+
+Text: a project file is data. Its text (names, descriptions, file names) enters generated code only as a
+string literal made by `repr` (`py_string`, `docstring_text`), and its names only as identifiers checked
+by a full match (`identifier`). `same_code` then proves it for a whole file before anything runs it.
 """
 
 from __future__ import annotations
 
+import ast
 import inspect
-import json
+import keyword
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from torch import nn
 from torch.nn import functional as F  # noqa: N812
 
 from studio.core import modules as studio_modules
+from studio.interop.common import InteropError
+
+NEUTRAL = "StudioNeutral"  # begins every placeholder of a neutral file (see `same_code`)
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class Unrenderable(Exception):
@@ -77,10 +87,98 @@ def literal(value: object) -> str:
     if isinstance(value, list):
         return f"[{', '.join(literal(v) for v in value)}]"
     if isinstance(value, str):
-        return json.dumps(value)  # double quotes, like the rest of the file
+        return py_string(value)
     if isinstance(value, (bool, int)) or value is None:
         return repr(value)
     raise Unrenderable(f"no Python literal for a {type(value).__name__}")
+
+
+def py_string(text: str) -> str:
+    """`text` as a Python string literal, made by `repr` (which escapes backslashes, quotes, control
+    characters and line separators); in double quotes, like the rest of the file, when `text` holds no
+    quote at all, so that swapping repr's quotes cannot change what the literal means."""
+    quoted = repr(text)
+    if "'" in text or '"' in text:
+        return quoted
+    return f'"{quoted[1:-1]}"'
+
+
+def docstring_text(text: str) -> str:
+    """`text` for the inside of a triple-double-quoted docstring, on one source line, reading back as
+    exactly `text`: backslashes and double quotes are escaped, and every character that is not
+    printable (newlines, returns, NUL, tabs, U+2028, bidirectional controls, ...) becomes repr's
+    escape for it. So no text can close the docstring, end its line or hide code."""
+    return "".join(_DOCSTRING_ESCAPES.get(c) or (c if c.isprintable() else repr(c)[1:-1]) for c in text)
+
+
+_DOCSTRING_ESCAPES = {"\\": "\\\\", '"': '\\"'}
+
+
+def identifier(name: str, what: str) -> str:
+    """`name` when it is a plain ASCII Python identifier and no keyword; else InteropError naming `what`."""
+    if not (isinstance(name, str) and _IDENTIFIER.fullmatch(name) and not keyword.iskeyword(name)):
+        shown = repr(name) if not isinstance(name, str) or len(name) <= 40 else repr(name[:40]) + "..."
+        raise InteropError(f"{what} {shown} is not a Python name (letters, digits and '_')")
+    return name
+
+
+def same_code(source: bytes, neutral: bytes, identifiers: Mapping[str, str], what: str) -> ast.Module:
+    """The parsed `source`, once it is shown to be `neutral` with only its placeholders filled in;
+    InteropError when it is not.
+
+    `neutral` is the same file generated from the same model with a placeholder (beginning with
+    NEUTRAL) for every text and name taken from the project, so it holds nothing a file chose. The two
+    syntax trees must match node for node: where `neutral` has a string holding a placeholder, `source`
+    may have any string (a literal: data, never code); where it has a placeholder identifier, `source`
+    must have exactly the identifier `identifiers` gives for it (chosen from validated names); every
+    other node, name and constant must be the same. Text that slipped into the code itself would change
+    the tree, so the check refuses the file before anything runs it. Both are parsed from the bytes that
+    are written, as Python reads them (an encoding declaration included)."""
+    tree = _parse(source, what)
+    line = _difference(tree, _parse(neutral, what), identifiers, 1)
+    if line is not None:
+        raise InteropError(f"cannot export to {what}: text from the project would become code in the "
+                           f"generated file (line {line}); nothing was written")
+    return tree
+
+
+def _parse(source: bytes, what: str) -> ast.Module:
+    try:
+        return ast.parse(source)
+    except (SyntaxError, ValueError) as exc:
+        line = getattr(exc, "lineno", None)
+        where = f" (line {line})" if line else ""
+        raise InteropError(f"cannot export to {what}: the generated file is not valid Python{where}; "
+                           "nothing was written") from None
+
+
+def _difference(real: object, neutral: object, identifiers: Mapping[str, str], line: int) -> int | None:
+    """The line of the first place where `real` is not `neutral` with its placeholders filled in, or
+    None. Recurses only as deep as both trees agree, so the neutral tree bounds the depth."""
+    if type(real) is not type(neutral):
+        return getattr(real, "lineno", line)
+    if isinstance(neutral, ast.AST):
+        line = getattr(real, "lineno", line)
+        if isinstance(neutral, ast.Constant) and isinstance(neutral.value, str) and NEUTRAL in neutral.value:
+            return None  # a quoted text: any string
+        for name in neutral._fields:
+            found = _difference(getattr(real, name, None), getattr(neutral, name, None), identifiers, line)
+            if found is not None:
+                return found
+        return None
+    if isinstance(neutral, list):
+        assert isinstance(real, list)  # the types matched above
+        for r, n in zip(real, neutral, strict=False):
+            found = _difference(r, n, identifiers, line)
+            if found is not None:
+                return found
+        if len(real) != len(neutral):  # the first statement or item one of them has and the other lacks
+            extra = real[len(neutral)] if len(real) > len(neutral) else None
+            return getattr(extra, "lineno", line)
+        return None
+    if isinstance(neutral, str) and neutral in identifiers:
+        return None if real == identifiers[neutral] else line
+    return None if real == neutral else line
 
 
 def helper_imports(sources: list[str]) -> set[str]:

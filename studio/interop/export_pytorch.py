@@ -2,16 +2,23 @@
 
 Each layer is an attribute named after its node and built by the same constructor calls the studio
 uses (see `codegen`), so the studio's weights load into it by name. `forward` follows the graph with
-one variable per layer; Add and Concat are plain torch operations. The file is checked before it is
-written: its model, given the studio's weights, must compute what the studio computes.
+one variable per layer; Add and Concat are plain torch operations.
+
+The project's text (name, description) and the file's own name appear only in the docstring, quoted by
+`codegen.docstring_text`; layer and class names only as validated identifiers. The file is checked
+before it is written: first that it is exactly the code the exporter writes (`check_source`), and only
+then that its model, given the studio's weights, computes what the studio computes.
 """
 
 from __future__ import annotations
 
+import builtins
 import inspect
+import itertools
 import keyword
 import re
 import textwrap
+from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 from typing import Any
@@ -19,6 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from studio.core import modules as studio_modules
 from studio.core.atomic import write_atomic
 from studio.core.build import build_model
 from studio.core.catalog.recurrent import _open_forget_gates
@@ -26,30 +34,51 @@ from studio.core.graph import ModelGraph
 from studio.core.inference import GraphAnalysis, analyse
 from studio.core.modules import feature_dim
 from studio.core.project import Project
+from studio.core.shapes import TensorShape
 from studio.interop.checks import CHECK_BATCH, assert_close, example_input
-from studio.interop.codegen import Renderer, Unrenderable, helper_imports, literal
+from studio.interop.codegen import (
+    NEUTRAL,
+    Renderer,
+    Unrenderable,
+    docstring_text,
+    helper_imports,
+    identifier,
+    literal,
+    py_string,
+    same_code,
+)
 from studio.interop.common import ExportModel, InteropError
 
 FORMAT = "PyTorch"
 _WIDTH = 100  # longest line the generated file aims for
 _MERGES = ("Add", "Concat")
+_CLASS_LENGTH = 64  # a longer project name still makes a class name of a readable length
+# Names the model class must not take: builtins, and the capitalised names the file defines itself
+# (its constants, the torch functional module and the helper classes it may copy).
+_TAKEN = (frozenset(dir(builtins))
+          | {"F", "INPUT_SHAPE", "VOCAB_SIZE", "OUTPUTS", "EPOCHS", "BATCH_SIZE", "SEED", "RENAMED"}
+          | {name for name, value in vars(studio_modules).items() if isinstance(value, type)})
 
 
 def export_pytorch(project: Project, model: ExportModel, path: Path) -> str:
-    source = pytorch_source(project, path.stem, model.weights_file)
-    check_source(source, project, model)
-    write_atomic(path, source.encode("utf-8"))
-    return (f"PyTorch source with the model class {class_name(project.name)}, which loads the studio's "
+    plan = _plan(project, path.stem, model.weights_file)
+    source = _render(plan, plan.names).encode("utf-8")
+    check_source(source, plan, model)
+    write_atomic(path, source)
+    return (f"PyTorch source with the model class {plan.names.cls}, which loads the studio's "
             "weights with load_studio_weights(model, PATH), and a training script (try --demo)")
 
 
 def class_name(project_name: str) -> str:
-    """The project's name in CamelCase: 'cats_vs_dogs' -> 'CatsVsDogs'."""
+    """The project's name in CamelCase: 'cats_vs_dogs' -> 'CatsVsDogs'; never a keyword, a builtin or a
+    name the exported file defines itself."""
     words = re.findall(r"[A-Za-z0-9]+", project_name)
-    name = "".join(w[:1].upper() + w[1:] for w in words)
+    name = "".join(w[:1].upper() + w[1:] for w in words)[:_CLASS_LENGTH]
     if not name or name[0].isdigit():
         name = "Model" + name
-    return name
+    if keyword.iskeyword(name) or name in _TAKEN:
+        name += "Model"
+    return identifier(name, "the model class")
 
 
 def attribute_names(names: list[str]) -> dict[str, str]:
@@ -71,9 +100,60 @@ def attribute_names(names: list[str]) -> dict[str, str]:
     return out
 
 
+@dataclass(frozen=True)
+class _Names:
+    """All the file takes from the project and from its own name: identifiers, each validated by a full
+    match, and texts, each quoted as a literal."""
+
+    cls: str
+    attributes: dict[str, str]  # layer node id -> the model's attribute holding the layer
+    variables: dict[str, str]  # node id -> `forward`'s variable holding the node's output
+    renamed: dict[str, str]  # node id -> its layer name, for layers whose attribute is another name
+    texts: dict[str, str]  # template field -> text
+
+    def neutral(self) -> tuple[_Names, dict[str, str]]:
+        """The same names as placeholders, and the identifier each placeholder identifier stands for."""
+        count = itertools.count()
+        identifiers: dict[str, str] = {}
+
+        def placeholder(real: str | None = None) -> str:
+            name = f"{NEUTRAL}{next(count)}"
+            if real is not None:
+                identifiers[name] = real
+            return name
+
+        neutral = _Names(placeholder(self.cls),
+                         {n: placeholder(a) for n, a in self.attributes.items()},
+                         {n: placeholder(v) for n, v in self.variables.items()},
+                         {n: placeholder() for n in self.renamed},
+                         {k: placeholder() for k in self.texts})
+        return neutral, identifiers
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """The model the file is generated for, worked out once; `_render` writes it with some `_Names`."""
+
+    graph: ModelGraph
+    analysis: GraphAnalysis
+    module: nn.Module
+    activation: str | None
+    layers: list[str]  # node ids in `forward`'s order
+    input_shape: TensorShape
+    output_shape: TensorShape
+    result: str  # node id whose variable `forward` returns (before the final activation)
+    training: dict[str, Any]
+    names: _Names
+
+
 def pytorch_source(project: Project, file_stem: str | None = None, weights_file: str | None = None) -> str:
     """The Python file for the project's model; `file_stem` is its name without '.py', `weights_file`
     the studio weights its docstring shows loading."""
+    plan = _plan(project, file_stem, weights_file)
+    return _render(plan, plan.names)
+
+
+def _plan(project: Project, file_stem: str | None, weights_file: str | None) -> _Plan:
     graph = project.graph
     analysis = analyse(graph)
     if not analysis.ok:
@@ -87,42 +167,58 @@ def pytorch_source(project: Project, file_stem: str | None = None, weights_file:
     # A final Sigmoid/Softmax layer is only `forward`'s last step, not a layer of its own.
     skipped = output_node.id if activation and output_node.spec.category == "Activation" else None
     layers = [nid for nid in analysis.order if nid != skipped]
-    attributes = attribute_names([graph.nodes[n].name for n in layers
-                                  if graph.nodes[n].type not in ("Input", *_MERGES)])
-    init_lines, helpers = _constructors(graph, module, attributes)
-    forward_lines, result = _forward(graph, analysis, layers, attributes)
-    if skipped:
-        result = f"x_{graph.nodes[graph.inputs_of(skipped)[0]].name}"
-    needs = helper_imports(helpers)
+    result = graph.inputs_of(skipped)[0] if skipped else layers[-1]
     stem = file_stem or (project.path.stem if project.path else project.name)
-    renamed = {name: attr for name, attr in attributes.items() if name != attr}
-    tokens = input_shape.is_tokens
-    input_name = graph.nodes[analysis.input_id].name  # type: ignore[index]
+    texts = {"name": project.name, "description": project.description, "stem": stem,
+             "weights_file": weights_file or f"{stem}.RUN.safetensors"}
+    return _Plan(graph, analysis, module, activation, layers, input_shape, output_shape, result,
+                 project.training, _names(graph, layers, class_name(project.name), texts))
+
+
+def _names(graph: ModelGraph, layers: list[str], cls: str, texts: dict[str, str]) -> _Names:
+    with_attribute = [n for n in layers if graph.nodes[n].type not in ("Input", *_MERGES)]
+    chosen = attribute_names([graph.nodes[n].name for n in with_attribute])
+    attributes = {n: identifier(chosen[graph.nodes[n].name], f"layer '{graph.nodes[n].name}'")
+                  for n in with_attribute}
+    variables = {n: identifier(f"x_{graph.nodes[n].name}", f"layer '{graph.nodes[n].name}'")
+                 for n in layers}
+    renamed = {n: graph.nodes[n].name for n, a in attributes.items() if graph.nodes[n].name != a}
+    return _Names(cls, attributes, variables, renamed, texts)
+
+
+def _render(plan: _Plan, names: _Names) -> str:
+    """The file's source. Text from `names` goes in only through `docstring_text` and `py_string`,
+    identifiers only as they are (each one validated)."""
+    init_lines, helpers = _constructors(plan.graph, plan.module, names.attributes)
+    needs = helper_imports(helpers)
+    tokens = plan.input_shape.is_tokens
+    texts = names.texts
     values = {
-        "name": project.name,
-        "stem": stem,
-        "weights_file": weights_file or f"{stem}.RUN.safetensors",
-        "renamed": "{" + ", ".join(f"{k!r}: {v!r}" for k, v in renamed.items()) + "}",
-        "description": _docstring_text(project.description),
-        "cls": class_name(project.name),
+        "name": docstring_text(texts["name"]),
+        "stem": docstring_text(texts["stem"]),
+        "weights_file": docstring_text(texts["weights_file"]),
+        "description": _docstring_paragraphs(texts["description"]),
+        "renamed": "{" + ", ".join(f"{py_string(layer)}: {py_string(names.attributes[n])}"
+                                   for n, layer in names.renamed.items()) + "}",
+        "cls": names.cls,
         "stdlib_imports": "import argparse\nimport math" if "math" in needs else "import argparse",
         "functional_import": "from torch.nn import functional as F\n" if "F" in needs else "",
-        "input_shape": literal(input_shape.dims),
-        "input_text": _shape_text(input_shape.dims),
-        "output_text": _shape_text(output_shape.dims),
-        "vocab": f"VOCAB_SIZE = {input_shape.vocab}  # token ids run from 0 to VOCAB_SIZE - 1\n"
+        "input_shape": literal(plan.input_shape.dims),
+        "input_text": _shape_text(plan.input_shape.dims),
+        "output_text": _shape_text(plan.output_shape.dims),
+        "vocab": f"VOCAB_SIZE = {plan.input_shape.vocab}  # token ids run from 0 to VOCAB_SIZE - 1\n"
         if tokens else "",
         "random_x": "torch.randint(0, VOCAB_SIZE, (samples, *INPUT_SHAPE))" if tokens
         else "torch.randn(samples, *INPUT_SHAPE)",
         "input_kind": "integer token ids (int64)" if tokens else "a float tensor",
         "helpers": "".join(f"\n\n{h.rstrip()}\n" for h in helpers),
         "init": _indent(init_lines, 8),
-        "forward_signature": f"x_{input_name}: torch.Tensor" + (", logits: bool = False"
-                                                                 if activation else ""),
-        "forward": _indent(forward_lines, 8),
-        "forward_doc": _forward_doc(activation),
-        "result": _result(result, activation, output_shape.rank),
-        **_training(project.training, activation, output_shape.dims),
+        "forward_signature": f"{names.variables[plan.analysis.input_id]}: torch.Tensor"  # type: ignore[index]
+        + (", logits: bool = False" if plan.activation else ""),
+        "forward": _indent(_forward(plan, names), 8),
+        "forward_doc": _forward_doc(plan.activation),
+        "result": _result(names.variables[plan.result], plan.activation, plan.output_shape.rank),
+        **_training(plan.training, plan.activation, plan.output_shape.dims),
     }
     return Template(_FILE).substitute(values)
 
@@ -134,15 +230,14 @@ def _constructors(graph: ModelGraph, module: nn.Module,
     renderer = Renderer()
     lines, failing = [], []
     lstm = False
-    for name, attribute in attributes.items():
-        node = graph.node_by_name(name)
-        assert node is not None
+    for node_id, attribute in attributes.items():
+        node = graph.nodes[node_id]
         try:
-            lines.append(_assignment(f"self.{attribute}", renderer.render(module.layers[name]), 8))
+            lines.append(_assignment(f"self.{attribute}", renderer.render(module.layers[node.name]), 8))
         except Unrenderable as exc:
-            failing.append(f"{node.type} '{name}' ({exc})")
+            failing.append(f"{node.type} '{node.name}' ({exc})")
         if node.type == "LSTM":  # built with its forget gates open, as the studio builds it
-            lines.append(f"_open_forget_gates(self.{attribute}.rnn, {node.params['units']})")
+            lines.append(f"_open_forget_gates(self.{attribute}.rnn, {int(node.params['units'])})")
             lstm = True
     if failing:
         raise InteropError(f"cannot export to {FORMAT}: " + "; ".join(failing))
@@ -150,31 +245,36 @@ def _constructors(graph: ModelGraph, module: nn.Module,
     return lines, helpers
 
 
-def _forward(graph: ModelGraph, analysis: GraphAnalysis, layers: list[str],
-             attributes: dict[str, str]) -> tuple[list[str], str]:
-    """`forward`'s lines, one variable per layer, and the variable holding the output."""
-    lines = []
-    for nid in layers:
+def _forward(plan: _Plan, names: _Names) -> list[str]:
+    """`forward`'s lines, one variable per layer."""
+    graph, lines = plan.graph, []
+    for nid in plan.layers:
         node = graph.nodes[nid]
         if node.type == "Input":
             continue
-        sources = [f"x_{graph.nodes[s].name}" for s in graph.inputs_of(nid)]
+        sources = [names.variables[s] for s in graph.inputs_of(nid)]
         if node.type == "Add":
             expression = " + ".join(sources)
         elif node.type == "Concat":
-            rank = analysis.nodes[graph.inputs_of(nid)[0]].shape.rank  # type: ignore[union-attr]
+            rank = plan.analysis.nodes[graph.inputs_of(nid)[0]].shape.rank  # type: ignore[union-attr]
             expression = f"torch.cat([{', '.join(sources)}], dim={feature_dim(rank)})"
         else:
-            expression = f"self.{attributes[node.name]}({', '.join(sources)})"
-        lines.append(f"x_{node.name} = {expression}")
-    return lines, f"x_{graph.nodes[layers[-1]].name}"
+            expression = f"self.{names.attributes[nid]}({', '.join(sources)})"
+        lines.append(f"{names.variables[nid]} = {expression}")
+    return lines
 
 
-def check_source(source: str, project: Project, model: ExportModel) -> None:
-    """Run the generated file's model with the studio's weights and compare it with the studio's model."""
+def check_source(source: bytes, plan: _Plan, model: ExportModel) -> None:
+    """Run the generated file's model with the studio's weights and compare it with the studio's model.
+
+    Before anything runs, the file is shown to be code the exporter itself writes: `same_code` compares
+    it with the file generated from the same model with placeholders for all the project's text and
+    names, so a text that a mistake let into the code is refused here instead of run."""
+    neutral, identifiers = plan.names.neutral()
+    tree = same_code(source, _render(plan, neutral).encode("utf-8"), identifiers, FORMAT)
     namespace: dict[str, Any] = {"__name__": "exported_model"}
-    exec(compile(source, f"<{project.name}.py>", "exec"), namespace)  # our own generated code
-    exported = namespace[class_name(project.name)]()
+    exec(compile(tree, "<exported PyTorch model>", "exec"), namespace)  # proved to be our own code above
+    exported = namespace[plan.names.cls]()
     namespace["load_state"](exported, model.module.state_dict())
     exported.eval()
     x = example_input(model.input_shape, CHECK_BATCH, seed=1)
@@ -224,7 +324,8 @@ def _training(settings: dict[str, Any], activation: str | None,
         "epochs": str(settings["epochs"]),
         "batch_size": str(settings["batch_size"]),
         "seed": str(settings["seed"]),
-        "not_reproduced": f"\nNot reproduced here: the project's {', '.join(extra)}.\n" if extra else "",
+        "not_reproduced": f"\nNot reproduced here: the project's {docstring_text(', '.join(extra))}.\n"
+        if extra else "",
     }
 
 
@@ -262,10 +363,11 @@ def _shape_text(dims: tuple[int, ...]) -> str:
     return "(" + ", ".join(["N", *map(str, dims)]) + ")"
 
 
-def _docstring_text(text: str) -> str:
-    clean = text.replace("\\", "/").replace('"""', "'''").strip()
-    paragraphs = [textwrap.fill(p, _WIDTH) for p in clean.split("\n\n") if p.strip()]
-    return "".join(f"\n{p}\n" for p in paragraphs)
+def _docstring_paragraphs(text: str) -> str:
+    """The description's paragraphs, wrapped, every line made safe by `docstring_text`."""
+    paragraphs = [textwrap.wrap(p, _WIDTH) for p in text.split("\n\n")]
+    return "".join("\n" + "".join(docstring_text(line) + "\n" for line in lines)
+                   for lines in paragraphs if lines)
 
 
 def _assignment(target: str, expression: str, spaces: int) -> str:

@@ -12,10 +12,10 @@ import json
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from studio.core.catalog.core_layers import ACTIVATION_LAYERS
+from studio.core.safe_io import FileRefused, read_regular
 from studio.core.shapes import TensorShape
 from studio.interop.common import InteropError
 from studio.interop.imported import (
@@ -58,15 +58,13 @@ def import_keras(path: str | os.PathLike, *, input_shape: Sequence[int] | None =
 def read_keras_json(path: str | os.PathLike) -> dict[str, Any]:
     where = str(path)
     try:
-        if os.path.getsize(path) > MAX_FILE_BYTES:
-            raise InteropError(f"{where}: too large to be a Keras model file")
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InteropError(f"{where}: no such file") from None
+        # Never blocks on a pipe or device, and stops reading past the limit.
+        raw = read_regular(path, "Keras model file", limit=MAX_FILE_BYTES)
+        data = json.loads(raw.decode("utf-8-sig"))
+    except FileRefused as exc:
+        raise InteropError(str(exc)) from None
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise InteropError(f"{where}: not a Keras model.to_json() file ({exc})") from None
-    except OSError as exc:
-        raise InteropError(f"{where}: cannot be read: {exc.strerror or exc}") from None
     if not isinstance(data, dict) or "class_name" not in data or "config" not in data:
         raise InteropError(f"{where}: not a Keras model.to_json() file (expects 'class_name' and 'config')")
     return data

@@ -1,4 +1,4 @@
-"""The training engine's error type (kept free of torch so anyone can catch it cheaply)."""
+"""The training engine's error types (kept free of torch so anyone can catch them cheaply)."""
 
 from __future__ import annotations
 
@@ -15,3 +15,14 @@ class TrainingError(StudioError):
         self.setting = setting
         self.reason = message
         super().__init__(f"{setting}: {message}" if setting else message)
+
+
+class DamagedCheckpoint(TrainingError):
+    """A run's checkpoint cannot be resumed: a file is missing, unreadable, truncated or inconsistent.
+
+    `what` says what is wrong; the message says where, and that a fresh run is the way on."""
+
+    def __init__(self, checkpoint: object, what: str):
+        self.checkpoint = str(checkpoint)
+        self.what = what
+        super().__init__(f"checkpoint {checkpoint} is damaged ({what}); train without --resume")

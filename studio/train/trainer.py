@@ -22,16 +22,21 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from studio.core.memory_estimate import ADVICE, check_built_model_fits, is_out_of_memory
 from studio.core.params import ParamValueError
+from studio.core.safe_io import reason
 from studio.core.training_settings import TRAINING_PARAMS
 from studio.train import distributed
 from studio.train.callbacks import CallbackError, CallbackList
 from studio.train.checkpoints import (
     BEST_WEIGHTS,
     LAST_WEIGHTS,
+    STATE_FILE,
     apply_state_dict,
+    check_rng_state,
     checkpoint_paths,
     cpu_state_dict,
+    fitted_state_dict,
     load_state,
     read_weights,
     restore_rng_state,
@@ -40,12 +45,23 @@ from studio.train.checkpoints import (
     save_weights,
 )
 from studio.train.devices import autocast_dtype, cpu_count, resolve_device
-from studio.train.errors import TrainingError
+from studio.train.errors import DamagedCheckpoint, TrainingError
 from studio.train.gradients import ThroughTime, grad_norms, layer_groups
 from studio.train.losses import resolve_objective
 from studio.train.optim import build_optimizer, build_scheduler, current_lr
 from studio.train.record import RunResult
-from studio.train.state import EpochState, PauseAwareClock, RunState, read_floats
+from studio.train.state import (
+    STATE,
+    EpochState,
+    PauseAwareClock,
+    RunState,
+    StateDamage,
+    check,
+    check_like,
+    check_optimizer_state,
+    check_partial_epoch,
+    read_floats,
+)
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +98,7 @@ class Trainer:
 
     def __init__(self, model: nn.Module, data: Any, settings: dict[str, Any] | None = None, *,
                  output_activation: str | None = None, callbacks: Any = (),
-                 checkpoint_dir: str | Path | None = None):
+                 checkpoint_dir: str | Path | None = None, run_id: str | None = None):
         try:
             self.settings = TRAINING_PARAMS.validate(settings or {})
         except ParamValueError as exc:
@@ -90,6 +106,7 @@ class Trainer:
         self.model = model
         self.data = data
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
+        self.run_id = run_id  # a new run's id (its checkpoint folder may be named after it); else drawn
         self.callbacks = CallbackList(callbacks)
         if output_activation is None and isinstance(getattr(model, "output_activation", None), str):
             output_activation = model.output_activation
@@ -101,7 +118,13 @@ class Trainer:
         self.channels_last = bool(self.settings["channels_last"] and data.train_x.dim() == 4
                                   and any(isinstance(m, nn.Conv2d) for m in model.modules()))
         self.memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
-        model.to(self.device, memory_format=self.memory_format)
+        check_built_model_fits(model, self.settings, self.device)
+        try:
+            model.to(self.device, memory_format=self.memory_format)
+        except (MemoryError, RuntimeError) as exc:
+            if not is_out_of_memory(exc):
+                raise
+            raise TrainingError(f"the model does not fit in the memory of {self.device}; {ADVICE}") from None
         info = data.info
         classes = (len(info.class_names) or info.num_outputs) if info.task == "classification" else None
         probe = self._probe()
@@ -213,12 +236,12 @@ class Trainer:
         self._place_data()
         self._wrote_weights = False
         if self.checkpoint_dir is not None:
-            self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+            self._make_checkpoint_dir(resume)
         if resume:
             self._state = self._load_checkpoint()
         else:
             torch.manual_seed(s["seed"])
-            self._state = RunState(run_id=uuid.uuid4().hex[:12],
+            self._state = RunState(run_id=self.run_id or uuid.uuid4().hex[:12],
                                        started=datetime.now(timezone.utc).isoformat(timespec="seconds"))
         # The weights a non-finite loss rolls back to, and how to name them in the message.
         self._good_weights = cpu_state_dict(self.model)
@@ -226,6 +249,17 @@ class Trainer:
         self._epoch: EpochState | None = None
         self._clock = PauseAwareClock()
         self._session_batches = 0
+
+    def _make_checkpoint_dir(self, resume: bool) -> None:
+        folder = self.checkpoint_dir
+        if folder.exists() and not folder.is_dir():
+            if resume:
+                raise DamagedCheckpoint(folder, "a file where its folder should be")
+            raise TrainingError(f"the checkpoint folder {folder} is a file; move it away to train")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise TrainingError(f"cannot make the checkpoint folder {folder}: {reason(exc)}") from None
 
     def _place_data(self) -> None:
         """Put the data where batches are sliced from: on the GPU whole when it fits comfortably."""
@@ -256,10 +290,16 @@ class Trainer:
         except Exception as exc:  # a callback or the model failed: report it, keep the weights
             log.exception("training failed")
             status = "failed"
-            message = str(exc) if isinstance(exc, (CallbackError, TrainingError)) else \
-                f"{type(exc).__name__}: {exc} ({self._where(failed=True)})"
+            message = self._failure_message(exc)
             self._save_after_interruption()
         return self._finish(status, message)
+
+    def _failure_message(self, exc: Exception) -> str:
+        if isinstance(exc, (CallbackError, TrainingError)):
+            return str(exc)
+        if is_out_of_memory(exc):
+            return f"{self.device} ran out of memory ({self._where(failed=True)}); {ADVICE}"
+        return f"{type(exc).__name__}: {exc} ({self._where(failed=True)})"
 
     # -- one epoch --------------------------------------------------------------------------------
 
@@ -576,31 +616,74 @@ class Trainer:
         progress.partial = None
 
     def _load_checkpoint(self) -> RunState:
+        """The saved run, restored into the model, optimizer, schedule and random generators.
+
+        Everything read is checked first (the state file against its schema and this run's optimizer,
+        the weights against the model), so a damaged checkpoint is one message and changes nothing."""
         if self.checkpoint_dir is None:
             raise TrainingError("resuming needs the checkpoint folder of the run to continue")
-        paths = checkpoint_paths(self.checkpoint_dir)
+        folder = self.checkpoint_dir
+        paths = checkpoint_paths(folder)
         state = load_state(paths["state"])
-        if state.get("format") != STATE_FORMAT:
-            raise TrainingError(f"training state '{paths['state']}' has format {state.get('format')!r}; "
+        if isinstance(state.get("format"), int) and state["format"] != STATE_FORMAT:
+            raise TrainingError(f"training state '{paths['state']}' has format {state['format']}; "
                                 f"this version reads format {STATE_FORMAT}")
-        saved = state["settings"]
+        try:
+            check(state, STATE, "")
+        except StateDamage as exc:
+            raise DamagedCheckpoint(folder, f"{STATE_FILE}: {exc}") from None
+        self._check_same_settings(state["settings"])
+        weights = self._checkpoint_weights(folder, paths["last"])  # a changed model shows here first
+        try:
+            check_optimizer_state(state["optimizer"], self._optimizer)
+            if self._scheduler is not None:
+                check_like(state["scheduler"], self._scheduler.state_dict(), "the schedule state")
+            if self._scaler is not None:
+                check_like(state["scaler"], self._scaler.state_dict(), "the loss-scaler state")
+            check_rng_state(state["rng"], self.device)
+            check_partial_epoch(state["progress"], self._batches)
+            self._check_same_length(state["scheduler"])
+            progress = RunState.from_state(state["progress"])
+        except StateDamage as exc:
+            raise DamagedCheckpoint(folder, f"{STATE_FILE}: {exc}") from None
+        try:
+            self.model.load_state_dict(weights)
+            self._optimizer.load_state_dict(state["optimizer"])
+            if self._scheduler is not None and state["scheduler"] is not None:
+                self._scheduler.load_state_dict(state["scheduler"])
+            if self._scaler is not None and state["scaler"]:
+                self._scaler.load_state_dict(state["scaler"])
+            restore_rng_state(state["rng"], self.device)
+        except (RuntimeError, ValueError, KeyError, TypeError) as exc:  # what the checks above could miss
+            raise DamagedCheckpoint(folder, f"{STATE_FILE} does not fit this run: {exc}") from None
+        self._wrote_weights = True
+        return progress
+
+    def _check_same_settings(self, saved: dict[str, Any]) -> None:
+        """TrainingError when the run was trained with settings a resumed run cannot change."""
         for key in ("optimizer", "schedule", "batch_size"):
             if saved.get(key) != self.settings[key]:
                 raise TrainingError(f"the run was trained with {key} {saved.get(key)!r}; resume it with the "
                                     "same value", setting=key)
-        apply_state_dict(self.model, read_weights(paths["last"]), source=f"weights file '{paths['last']}'")
-        self._wrote_weights = True
-        self._optimizer.load_state_dict(state["optimizer"])
-        if self._scheduler is not None and state["scheduler"] is not None:
-            self._scheduler.load_state_dict(state["scheduler"])
-            total = getattr(self._scheduler, "total_steps", None)
-            if total is not None and total != self.settings["epochs"] * self._batches:
-                raise TrainingError("a one-cycle schedule cannot be stretched to a different number of "
-                                    "epochs; resume with the run's own epoch count", setting="epochs")
-        if self._scaler is not None and state["scaler"]:
-            self._scaler.load_state_dict(state["scaler"])
-        restore_rng_state(state["rng"], self.device)
-        return RunState.from_state(state["progress"])
+
+    def _check_same_length(self, saved_schedule: dict[str, Any] | None) -> None:
+        """A one-cycle schedule is laid out over the whole run, so its length cannot change."""
+        total = (saved_schedule or {}).get("total_steps")
+        if hasattr(self._scheduler, "total_steps") and total != self.settings["epochs"] * self._batches:
+            raise TrainingError("a one-cycle schedule cannot be stretched to a different number of "
+                                "epochs; resume with the run's own epoch count", setting="epochs")
+
+    def _checkpoint_weights(self, folder: Path, path: Path) -> dict[str, Tensor]:
+        """The checkpoint's last weights, checked to fit the model (and converted to its dtypes)."""
+        try:
+            weights = read_weights(path)
+        except TrainingError as exc:
+            raise DamagedCheckpoint(folder, str(exc)) from None
+        try:
+            return fitted_state_dict(self.model, weights, source=LAST_WEIGHTS)
+        except TrainingError as exc:
+            raise TrainingError(f"checkpoint {folder} does not fit this model ({exc}); the model was changed "
+                                "since that run: train without --resume") from None
 
     def _early_stop_message(self) -> str:
         p = self._state

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -46,12 +48,21 @@ def test_a_corrupt_file_is_an_error_naming_it(trained_digits, tmp_path):
     good, bad = tmp_path / "good.png", tmp_path / "broken.png"
     Image.new("L", (8, 8)).save(good)
     bad.write_bytes(b"\x89PNG\r\n\x1a\n not really an image")
-    with pytest.raises(StudioError, match=r"file '.*broken\.png': cannot be decoded"):
+    with pytest.raises(StudioError, match=r"file '.*broken\.png': cannot be decoded: not an image$"):
         predict_images(trained_digits.project, None, [good, bad])
     notes = tmp_path / "notes.txt"
     notes.write_text("hello")
     with pytest.raises(StudioError, match=r"notes\.txt': not an image file \(\.txt\)"):
         predict_images(trained_digits.project, None, [notes])
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes need a POSIX system")
+@pytest.mark.timeout(60)
+def test_a_named_pipe_is_refused_without_waiting(trained_digits, tmp_path):
+    pipe = tmp_path / "photo.png"
+    os.mkfifo(pipe)
+    with pytest.raises(StudioError, match=r"photo\.png': cannot be read: a named pipe"):
+        predict_images(trained_digits.project, None, [pipe])
 
 
 def test_a_model_without_image_input_is_an_error(untrained_moons, tmp_path):

@@ -12,7 +12,7 @@ import pytest
 
 import studio.core.atomic as atomic
 import studio.core.project as project_module
-from studio.core.errors import ProjectError
+from studio.core.errors import ProjectError, StudioError
 from studio.core.project import Project, load_project, parse_project, project_from_dict, save_project
 
 from .builders import seed_cnn
@@ -96,7 +96,7 @@ def test_failed_replace_keeps_the_old_file_and_leaves_no_temp_file(tmp_path, mon
     monkeypatch.setattr(atomic.os, "replace", refuse)
     project = _changed()
     project.path = None
-    with pytest.raises(OSError):
+    with pytest.raises(StudioError, match="no space left on the disk; the previous file is unchanged"):
         save_project(project, path)
     assert path.read_bytes() == before
     assert sorted(os.listdir(tmp_path)) == ["p.studio"]
@@ -124,7 +124,7 @@ def test_write_failing_half_way_keeps_the_old_file(tmp_path, monkeypatch):
             raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(atomic.os, "fdopen", lambda fd, *a, **k: HalfWriter(real_fdopen(fd, *a, **k)))
-    with pytest.raises(OSError):
+    with pytest.raises(StudioError, match="the previous file is unchanged"):
         save_project(_changed(), path)
     assert path.read_bytes() == before
     assert sorted(os.listdir(tmp_path)) == ["p.studio"]
@@ -138,7 +138,7 @@ def test_failed_fsync_keeps_the_old_file(tmp_path, monkeypatch):
         raise OSError(5, "Input/output error")
 
     monkeypatch.setattr(atomic.os, "fsync", fail)
-    with pytest.raises(OSError):
+    with pytest.raises(StudioError, match="the previous file is unchanged"):
         save_project(_changed(), path)
     assert path.read_bytes() == before
     assert sorted(os.listdir(tmp_path)) == ["p.studio"]
@@ -301,7 +301,7 @@ def test_folder_and_missing_file_are_project_errors(tmp_path):
         load_project(folder)
     assert err.value.path == str(folder)
     missing = tmp_path / "missing.studio"
-    with pytest.raises(ProjectError, match="no such file") as err:
+    with pytest.raises(ProjectError, match="does not exist") as err:
         load_project(missing)
     assert err.value.path == str(missing)
 

@@ -1,4 +1,5 @@
-"""Opening, saving, unsaved-change questions, recent files, recovery and the title."""
+"""Opening, saving, unsaved-change questions, recent files, the recovery file, the title, and what waits
+while a run trains."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ from PySide6.QtWidgets import QMessageBox
 
 from studio.core.project import Project, load_project, save_project
 from studio.gui import commands
-from studio.gui.files import example_paths, recovery_path
+from studio.gui.files import TRAINING_TITLE, example_paths, recovery_dir
 from studio.gui.main_window import MainWindow
 from studio.gui.new_dialog import NewProjectDialog
+from studio.gui.training.session import LOCK_REASON
 
 from .helpers import PROJECTS, cats_vs_dogs_core
 
@@ -121,32 +123,6 @@ def test_recent_files_are_remembered(window, tmp_path):
     assert window.doc.project.name == "first"
 
 
-def test_unsaved_work_is_autosaved_and_offered_back(window, answers, tmp_path, qtbot):
-    path = saved_project(tmp_path)
-    window.files.load(path)
-    modify(window)
-    assert window.files.autosave()
-    assert recovery_path().is_file()
-    assert recovery_path().parent == Path(QSettings().fileName()).parent  # the test's own folder
-    edited = window.doc.project.to_dict()
-
-    later = MainWindow(probe_device=False)
-    qtbot.addWidget(later)
-    assert later.files.offer_recovery()
-    assert later.doc.project.to_dict() == edited
-    assert later.doc.project.path == path and later.isWindowModified()
-    later.files.save()
-    assert not recovery_path().exists()
-
-
-def test_declined_recovery_is_forgotten(window, answers):
-    modify(window)
-    window.files.autosave()
-    answers.restore = False
-    assert not window.files.offer_recovery()
-    assert not recovery_path().exists()
-
-
 def test_a_project_file_dropped_on_the_window_opens(window, tmp_path, qtbot):
     path = saved_project(tmp_path)
     mime = QMimeData()
@@ -187,3 +163,78 @@ def test_run_shows_the_window_without_importing_torch(tmp_path):
     assert result.returncode == 0, result.stderr
     lines = result.stdout.split()
     assert lines[0] == "shown" and float(lines[1]) < 5 and lines[2] == "False"
+
+
+def test_the_recovery_file_is_the_windows_own(window):
+    modify(window)
+    assert window.files.autosave()
+    own = window.files.recovery.path
+    assert own.parent == recovery_dir() == Path(QSettings().fileName()).parent / "recovery"
+    assert own.is_file() and own.with_suffix(".json").is_file()
+    assert not QSettings().contains("recovery/source")  # nothing shared between windows
+
+
+def test_while_a_run_trains_the_project_stays_where_it_is(window, answers, tmp_path, qtbot):
+    path, other = saved_project(tmp_path), saved_project(tmp_path, "other")
+    window.files.load(other)
+    window.files.load(path)
+    recent = window.files.recent_files()
+    window.doc.lock(LOCK_REASON)  # what Run does while it trains
+    answers.save_path = str(tmp_path / "elsewhere.studio")
+    answers.open_path = str(other)
+    answers.new_project = Project(name="fresh")
+
+    assert not window.files.save_as()
+    assert not window.files.new() and not window.files.open() and not window.files.open(str(other))
+    window.recent_menu.actions()[1].trigger()
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(other))])
+    window.dropEvent(QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                                Qt.KeyboardModifier.NoModifier))
+    qtbot.waitUntil(lambda: len(answers.errors) == 6)
+    assert not window.files.load(other)  # the document itself refuses another project
+    assert answers.asked == []  # no file was asked for: the reason was given instead
+    assert all("pets.studio is training" in e and "Stop the training or let it finish" in e
+               for e in answers.errors)
+    assert "then save it under a new name" in answers.errors[0]
+    assert window.doc.project.path == path and window.files.recent_files() == recent
+    assert not (tmp_path / "elsewhere.studio").exists() and window.windowTitle().startswith("pets.studio")
+    assert window.files.save()  # saving in place is fine: the file stays where the run records
+
+    window.doc.unlock()
+    assert window.files.save_as() and window.doc.project.path == tmp_path / "elsewhere.studio"
+    assert TRAINING_TITLE == "Training is running"
+
+
+def project_with_runs(folder: Path) -> Path:
+    project = Project(graph=cats_vs_dogs_core(), name="pets", runs=[
+        {"id": "r1", "status": "completed", "weights": "pets.r1.safetensors"},
+        {"id": "r3", "status": "failed", "weights": None}])
+    (folder / "pets.r1.safetensors").write_bytes(b"trained weights")
+    return save_project(project, folder / "pets.studio")
+
+
+def test_save_as_takes_the_trained_weights_along(window, answers, tmp_path):
+    window.files.load(project_with_runs(tmp_path))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    answers.save_path = str(elsewhere / "copy.studio")
+    assert window.save_as()
+    saved = load_project(elsewhere / "copy.studio")
+    assert [r["weights"] for r in saved.runs] == ["copy.r1.safetensors", None]
+    assert (elsewhere / "copy.r1.safetensors").read_bytes() == b"trained weights"
+    assert sorted(p.name for p in elsewhere.glob("[!.]*")) == ["copy.r1.safetensors", "copy.studio"]
+    assert window.doc.project.runs == saved.runs and not window.doc.modified
+    assert load_project(tmp_path / "pets.studio").runs[0]["weights"] == "pets.r1.safetensors"  # untouched
+
+
+def test_a_recorded_run_keeps_unsaved_edits_unsaved(window, tmp_path):
+    path = saved_project(tmp_path)
+    window.files.load(path)
+    modify(window)
+    run = {"id": "r1", "status": "completed", "weights": None}
+    window.doc.set_runs([run], saved=True)
+    assert window.doc.modified and window.isWindowModified() and window.doc.project.runs == [run]
+    assert window.files.save()
+    saved = load_project(path)
+    assert saved.runs == [run] and saved.to_dict() == window.doc.project.to_dict()

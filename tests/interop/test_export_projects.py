@@ -150,8 +150,8 @@ def test_names_that_are_python_keywords_or_module_attributes_still_export(tmp_pa
     path = export_project(project, "pytorch").path  # the export checks its outputs against the studio's
     source = path.read_text()
     assert all(f"self.{name} = " in source for name in ("train_layer", "lambda_layer", "layer_x"))
-    assert "RENAMED: dict[str, str] = {'train': 'train_layer', 'lambda': 'lambda_layer', 'forward': " \
-           "'forward_layer', '__x': 'layer_x'}" in source
+    assert 'RENAMED: dict[str, str] = {"train": "train_layer", "lambda": "lambda_layer", "forward": ' \
+           '"forward_layer", "__x": "layer_x"}' in source
 
 
 def test_fresh_weights_when_the_project_has_no_run(tmp_path, capsys):

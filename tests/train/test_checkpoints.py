@@ -7,6 +7,7 @@ import pytest
 import torch
 from conftest import blobs, cnn, images, mlp, settings
 
+from studio.core.errors import StudioError
 from studio.train import Trainer, TrainingError, load_weights, predict, save_weights
 
 
@@ -53,7 +54,7 @@ def test_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
         raise OSError("No space left on device")
 
     monkeypatch.setattr("os.replace", disk_full)
-    with pytest.raises(OSError):
+    with pytest.raises(StudioError, match="no space left on device; the previous file is unchanged"):
         save_weights(mlp(seed=2), path)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["w.safetensors"]

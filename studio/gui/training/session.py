@@ -3,12 +3,14 @@
 Run checks the model and that the project is saved (runs and weights live beside its file), trains a
 copy of the project in the worker thread and locks the document: every edit is refused with a reason
 until the run ends. The engine saves the run into the project file; the document then shows the new run
-without an undo step and without becoming "modified".
+without an undo step and without becoming "modified". While it trains, the project file stays where it
+is: New, Open, Open Recent and Save As wait (ProjectFiles refuses them with the reason).
 """
 
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QObject, Qt, Signal
 from PySide6.QtGui import QGuiApplication, QPalette
@@ -163,6 +165,7 @@ class TrainingSession(QObject):
         self.panel.set_state(state)
         for action in (self.window.new_action, self.window.open_action, self.window.save_as_action):
             action.setEnabled(idle)
+        self.window.recent_menu.setEnabled(idle and not self.window.recent_menu.isEmpty())
         self.state_label.setVisible(not idle)
         self.state_label.setText(f"● {self.activity}" if not idle else "")
         self.state_label.setStyleSheet(f"color: {theme.palette().color(QPalette.ColorRole.Highlight).name()};"
@@ -173,7 +176,7 @@ class TrainingSession(QObject):
         self.doc.unlock()
         self.panel.finish(outcome)
         if outcome.record is not None:
-            self.doc.set_runs(outcome.runs, saved=outcome.saved)
+            self.doc.set_runs(_merged_runs(self.doc.project.runs, outcome.runs), saved=outcome.saved)
         status = outcome.status
         failed = status == "failed" or bool(outcome.error)
         message = outcome.error or (outcome.record or {}).get("message", "")
@@ -191,3 +194,10 @@ class TrainingSession(QObject):
 
     def _follow_device_setting(self) -> None:
         self.controls.follow_setting(str(self.doc.project.training.get("device", "auto")))
+
+
+def _merged_runs(known: list[dict[str, Any]], recorded: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The runs the engine recorded, after any the window knows that the record lacks (a save during the
+    run merged them in from the file), so finishing a run never drops one the window showed."""
+    ids = {run.get("id") for run in recorded}
+    return [run for run in known if run.get("id") not in ids] + recorded
