@@ -68,7 +68,7 @@ def format_size(n_bytes: float) -> str:
 
 def format_count(n: int) -> str:
     """Large counts in words: 1.23 G, 45.6 M, 7.8 K."""
-    for unit, scale in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+    for unit, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("K", 1e3)):
         if n >= scale:
             return f"{n / scale:.2f} {unit}"
     return str(n)

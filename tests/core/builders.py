@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import copy
+import json
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from studio.core.graph import ModelGraph, Node
+
+PROJECTS = Path(__file__).resolve().parents[2] / "projects"
 
 # The Keras cats-vs-dogs CNN from the seed slides (model.summary(): 4,828,481 parameters).
 SEED_LAYERS: list[tuple[str, dict[str, Any]]] = [
@@ -66,3 +71,25 @@ def build_case(type_name: str, input_cfg: dict, params: dict, branches: tuple) -
             previous = node
         graph.connect(previous.id, target.id, port)
     return graph, target
+
+
+def tiny_image_project(folder: Path) -> Path:
+    """A project: Input 3x8x8 -> Flatten -> Dense(2, softmax) on an image folder, 1 epoch on the CPU."""
+    from studio.data import write_image_folder  # the graph builders above need no dataset code
+
+    text = json.loads((PROJECTS / "moons_mlp.studio").read_text(encoding="utf-8"))
+    nodes = text["graph"]["nodes"]
+    first = copy.deepcopy(nodes[0])
+    first["params"].update(kind="image", channels=3, height=8, width=8)
+    flatten = {"id": "n2", "type": "Flatten", "name": "flatten", "params": {}, "pos": [200.0, 0.0]}
+    dense = copy.deepcopy(nodes[3])
+    dense.update(id="n3", name="dense")
+    dense["params"].update(units=2, activation="softmax")
+    text["graph"] = {"nodes": [first, flatten, dense],
+                     "edges": [{"from": "n1", "to": "n2", "port": 0}, {"from": "n2", "to": "n3", "port": 0}]}
+    text["dataset"] = {"name": "image_folder", "settings": {"path": "pets"}}
+    text["training"].update(epochs=1, batch_size=8, device="cpu", threads=1, mixed_precision=False)
+    write_image_folder(folder / "pets", per_class=4, size=8, seed=0)
+    path = folder / "tiny.studio"
+    path.write_text(json.dumps(text), encoding="utf-8")
+    return path

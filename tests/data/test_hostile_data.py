@@ -3,9 +3,7 @@ that would break training are named with their line, and targets are checked aga
 
 from __future__ import annotations
 
-import copy
 import io
-import json
 import os
 import struct
 import threading
@@ -31,6 +29,7 @@ from studio.data import (
 )
 from studio.data.assemble import standardise
 from studio.data.image_folder import read_image
+from tests.core.builders import tiny_image_project
 
 PROJECTS = Path(__file__).resolve().parents[2] / "projects"
 needs_fifo = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes need a POSIX system")
@@ -317,26 +316,6 @@ def test_data_errors_carry_the_file_and_can_name_the_project(write_csv):
 
 # --- the command line, end to end -------------------------------------------------------------------
 
-def tiny_image_project(folder: Path) -> Path:
-    """A project: Input 3x8x8 -> Flatten -> Dense(2, softmax) on an image folder, 1 epoch on the CPU."""
-    text = json.loads((PROJECTS / "moons_mlp.studio").read_text(encoding="utf-8"))
-    nodes = text["graph"]["nodes"]
-    first = copy.deepcopy(nodes[0])
-    first["params"].update(kind="image", channels=3, height=8, width=8)
-    flatten = {"id": "n2", "type": "Flatten", "name": "flatten", "params": {}, "pos": [200.0, 0.0]}
-    dense = copy.deepcopy(nodes[3])
-    dense.update(id="n3", name="dense")
-    dense["params"].update(units=2, activation="softmax")
-    text["graph"] = {"nodes": [first, flatten, dense],
-                     "edges": [{"from": "n1", "to": "n2", "port": 0}, {"from": "n2", "to": "n3", "port": 0}]}
-    text["dataset"] = {"name": "image_folder", "settings": {"path": "pets"}}
-    text["training"].update(epochs=1, batch_size=8, device="cpu", threads=1, mixed_precision=False)
-    write_image_folder(folder / "pets", per_class=4, size=8, seed=0)
-    path = folder / "tiny.studio"
-    path.write_text(json.dumps(text), encoding="utf-8")
-    return path
-
-
 @needs_fifo
 @pytest.mark.slow
 @pytest.mark.timeout(120)
@@ -346,8 +325,9 @@ def test_train_evaluate_and_predict_never_wait_on_a_pipe(tmp_path, capsys):
     project = tiny_image_project(tmp_path)
     os.mkfifo(tmp_path / "pets" / "train" / "cat" / "pipe.png")
     assert main(["train", str(project)]) == 0
+    assert "Note: skipped 1 unreadable image (train/cat/pipe.png: a named pipe)" in capsys.readouterr().out
     assert main(["evaluate", str(project)]) == 0
-    capsys.readouterr()
+    assert "Note: skipped 1 unreadable image" in capsys.readouterr().out
     os.mkfifo(tmp_path / "photo.png")
     assert main(["predict", str(project), str(tmp_path / "photo.png")]) == 2
     err = capsys.readouterr().err

@@ -227,6 +227,8 @@ class TrainingPanel(QWidget):
         self.gradients.reset("" if every else "Gradient norms are not reported for this project "
                              "(its grad_norm_every setting is 0).")
         self.log.appendPlainText(begin_line(info))
+        for note in info.get("notes", ()):
+            self.log.appendPlainText(f"Note: {note}")
         self.progress.set_fraction((info["start_epoch"] - 1) / info["epochs"])
         self.progress.setText(f"Epoch {info['start_epoch']}/{info['epochs']} · starting…")
 

@@ -81,6 +81,7 @@ class SignalCallback(Callback):
 
     def __init__(self, emit: Callable[[list[Event]], None], interval: float = SEND_INTERVAL_S) -> None:
         self._emit = emit
+        self.notes: list[str] = []  # about the data (files skipped), shown with the run's first line
         self._interval = interval
         self._pending: list[Event] = []
         self._due = 0.0
@@ -105,7 +106,7 @@ class SignalCallback(Callback):
             self._emit(events)
 
     def on_train_begin(self, info: Info) -> None:
-        self._offer("train_begin", info)
+        self._offer("train_begin", {**info, "notes": list(self.notes)})
 
     def on_epoch_begin(self, info: Info) -> None:
         self._offer("epoch_begin", info, urgent=False)
@@ -182,6 +183,11 @@ class TrainingWorker(QObject):
         except Exception as exc:  # out of memory, a broken dataset file: say what, keep the studio going
             log.exception("preparing the training failed")
             return Outcome(error=f"{type(exc).__name__}: {exc}")
+        from studio.data import skipped_message
+
+        note = skipped_message(job.data.info)
+        if note:
+            callback.notes.append(note)
         with self._control:
             if self._stop:
                 return Outcome(cancelled=True)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from studio.core.project import load_project
 from studio.gui import commands
+from tests.core.builders import tiny_image_project
 
 from .conftest import diverging_project, open_project, run_to_end
 
@@ -90,3 +93,13 @@ def test_the_device_picker_follows_the_project_setting(trainer, digits_file):
     assert trainer.training.controls.device == "cpu"
     open_project(trainer, digits_file("other", device="auto"))
     assert trainer.training.controls.device == "auto"
+
+
+@pytest.mark.slow
+def test_the_log_names_the_images_the_run_skipped(qtbot, trainer, tmp_path):
+    path = tiny_image_project(tmp_path)
+    (tmp_path / "pets" / "train" / "dog" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    open_project(trainer, path)
+    assert run_to_end(qtbot, trainer).status == "completed"
+    log = trainer.training.panel.log.toPlainText()
+    assert "Note: skipped 1 unreadable image (train/dog/broken.png: " in log
