@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from studio.core.atomic import write_atomic
 from studio.core.errors import StudioError
 from studio.core.inference import analyse
-from studio.core.memory_estimate import check_fits, out_of_memory_as_error
+from studio.core.memory_estimate import check_fits, check_loadable, out_of_memory_as_error
 from studio.core.project import Project, is_run_id, load_project, save_project
 from studio.core.safe_io import FileRefused, is_plain_name, locked, reason
 from studio.core.shapes import TensorShape
@@ -251,13 +251,15 @@ def load_trained_model(project: Project, run: Mapping[str, Any]) -> GraphModule:
     from studio.core.build import build_model
     from studio.train import load_weights
 
-    model = build_model(project.graph, logits=True)
     if not is_plain_name(str(run["weights"])):
         raise RunError(f"run '{run['id']}' names weights {run['weights']!r}, not a file beside the project")
     path = _saved_path(project).with_name(str(run["weights"]))
     if not path.exists():
         raise RunError(f"the weights of run '{run['id']}' are missing: expected {path}")
-    load_weights(model, path)
+    check_loadable(project.graph)  # before anything is allocated
+    with out_of_memory_as_error(project.graph, project.training):
+        model = build_model(project.graph, logits=True)
+        load_weights(model, path)
     return model.eval()
 
 

@@ -39,3 +39,14 @@ def json_kind(value: Any) -> str:
         return "null"
     return {bool: "true/false", int: "a number", float: "a number", str: "text", list: "a list",
             dict: "an object"}.get(type(value), "a value of another kind")
+
+
+def failure_text(exc: BaseException) -> str:
+    """An unexpected failure in a user's words: its own message, without the Python type name."""
+    if isinstance(exc, StudioError):
+        return str(exc)
+    text = str(exc).strip()
+    if isinstance(exc, MemoryError) or "can't allocate memory" in text or "out of memory" in text.lower():
+        return "ran out of memory; make layers smaller or the batch smaller"
+    first = text.splitlines()[0] if text else ""
+    return first or "an unexpected error (the details are in the log)"

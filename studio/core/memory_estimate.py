@@ -109,6 +109,18 @@ def check_fits(graph: ModelGraph, settings: Mapping[str, Any], device: Any = Non
     _refuse_if_short(estimate, _settings(settings)["device"] if device is None else device)
 
 
+def check_loadable(graph: ModelGraph) -> None:
+    """ModelTooBig when the machine cannot hold the model and the trained weights read for it (for
+    evaluating, predicting or exporting a run); nothing is allocated to find out."""
+    summary = summarize(graph)
+    weights = (summary.trainable + summary.non_trainable) * BYTES_PER_VALUE
+    parts = {"parameters": weights, "weights read from the file": weights}
+    ram = available_memory()
+    if ram is not None and sum(parts.values()) > ram:
+        raise ModelTooBig(f"the model needs {describe(parts)} to load but this machine has "
+                          f"{format_size(ram)} available; make layers smaller")
+
+
 def check_built_model_fits(model: Any, settings: Mapping[str, Any], device: Any) -> None:
     """`check_fits` for a model already built on the host (its weights already take their share)."""
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -34,23 +34,26 @@ def model_for_export(project: Project, run_id: str | None = None) -> ExportModel
     import torch
 
     from studio.core.build import build_model
+    from studio.core.memory_estimate import check_loadable, out_of_memory_as_error
     from studio.runs import input_shape
     from studio.train import load_weights
 
     shape = input_shape(project)
     run = _run_with_weights(project, run_id)
+    check_loadable(project.graph)  # refused before anything is allocated
     if run is None:
         seed = project.training["seed"]
-        with torch.random.fork_rng(devices=[]):  # leaves the caller's random state as it was
-            torch.manual_seed(seed)
+        with torch.random.fork_rng(devices=[]), out_of_memory_as_error(project.graph, project.training):
+            torch.manual_seed(seed)  # forked: leaves the caller's random state as it was
             model = build_model(project.graph)
         fresh = f"fresh, drawn from seed {seed} (the project has no trained run)"
         return ExportModel(model.eval(), shape, fresh, None)
-    model = build_model(project.graph)
     path = project.weights_path(run["id"]).with_name(str(run["weights"]))
     if not path.exists():
         raise InteropError(f"the weights of run '{run['id']}' are missing: expected {path}")
-    load_weights(model, path)
+    with out_of_memory_as_error(project.graph, project.training):
+        model = build_model(project.graph)
+        load_weights(model, path)
     return ExportModel(model.eval(), shape, f"of run '{run['id']}' ({path.name})", run["id"], path.name)
 
 

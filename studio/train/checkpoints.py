@@ -57,7 +57,16 @@ def read_weights(path: str | os.PathLike) -> StateDict:
     except FileNotFoundError:
         raise TrainingError(f"weights file '{path}' does not exist") from None
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        raise TrainingError(f"weights file '{path}' cannot be read: {exc}") from None
+        raise TrainingError(f"weights file '{path}' cannot be read: {_unreadable(exc)}") from None
+
+
+def _unreadable(exc: Exception) -> str:
+    """Why safetensors could not read a file, without the library's own phrasing of it."""
+    if isinstance(exc, OSError):
+        return reason(exc)
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    detail = text.removeprefix("Error while deserializing header: ").strip()
+    return f"not a whole safetensors file ({detail})" if detail else "not a whole safetensors file"
 
 
 def load_weights(model: nn.Module, path: str | os.PathLike) -> None:

@@ -134,3 +134,13 @@ def test_another_process_waits_for_the_lock(tmp_path):
         waited = time.monotonic() - start
     holder.wait(10)
     assert waited > 0.3
+
+
+def test_unexpected_failures_read_in_the_users_words():
+    from studio.core.errors import failure_text
+
+    assert failure_text(ValueError("bad shape\nmore")) == "bad shape"
+    assert failure_text(MemoryError()).startswith("ran out of memory")
+    allocator = RuntimeError("DefaultCPUAllocator: can't allocate memory: 16 GB")
+    assert failure_text(allocator).startswith("ran out")
+    assert failure_text(KeyError()) == "an unexpected error (the details are in the log)"

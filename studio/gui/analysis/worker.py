@@ -19,7 +19,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from studio.core.errors import StudioError
+from studio.core.errors import StudioError, failure_text
 
 Progress = Callable[[int, int], None]
 PROGRESS_INTERVAL_S = 0.05  # a bar needs no more than ~20 updates a second
@@ -117,7 +117,7 @@ class JobRunner(QObject):
             self._emit(self._failed, token, str(exc))
         except Exception as exc:  # a failed analysis is a message in the view, never a crash
             log.exception("background job failed")
-            self._emit(self._failed, token, f"{type(exc).__name__}: {exc}")
+            self._emit(self._failed, token, failure_text(exc))
         else:
             self._emit(self._finished, token, result)
 

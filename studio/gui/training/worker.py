@@ -16,7 +16,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from studio.core.errors import StudioError
+from studio.core.errors import StudioError, failure_text
 from studio.core.project import Project
 from studio.train.callbacks import Callback, Info
 
@@ -182,7 +182,7 @@ class TrainingWorker(QObject):
             return Outcome(error=str(exc))
         except Exception as exc:  # out of memory, a broken dataset file: say what, keep the studio going
             log.exception("preparing the training failed")
-            return Outcome(error=f"{type(exc).__name__}: {exc}")
+            return Outcome(error=failure_text(exc))
         from studio.data import skipped_message
 
         note = skipped_message(job.data.info)
@@ -198,7 +198,7 @@ class TrainingWorker(QObject):
             job.run()  # trains, copies the weights beside the project, saves the project with the run
         except Exception as exc:
             log.exception("training or recording the run failed")
-            message = str(exc) if isinstance(exc, StudioError) else f"{type(exc).__name__}: {exc}"
+            message = failure_text(exc)
             record = callback.record
             if record is None:  # the trainer refused to start
                 return Outcome(error=message)
