@@ -202,17 +202,18 @@ def locked(path: str | os.PathLike, *, timeout_s: float = LOCK_TIMEOUT_S) -> Ite
     try:
         if held[1] == 0:
             held[0] = _open_lock(target)
-            try:
-                _acquire(held[0], target, timeout_s)
-            except BaseException:
-                os.close(held[0])
-                raise
+            if held[0] >= 0:
+                try:
+                    _acquire(held[0], target, timeout_s)
+                except BaseException:
+                    os.close(held[0])
+                    raise
         held[1] += 1
         try:
             yield
         finally:
             held[1] -= 1
-            if held[1] == 0:
+            if held[1] == 0 and held[0] >= 0:
                 _release(held[0])
                 os.close(held[0])
     finally:
@@ -227,11 +228,13 @@ def _lock_file(target: Path) -> str:
 
 
 def _open_lock(target: Path) -> int:
+    """The lock file's descriptor, or -1 when the temporary folder does not let this user make one
+    (another user's lock folder, a read-only disk): then the update goes ahead with the threads of this
+    process taking turns, since failing to save would lose more than an unlocked save risks."""
     try:
-        lock_path = _lock_file(target)
-        return os.open(lock_path, os.O_RDWR | os.O_CREAT | _flag("O_CLOEXEC"), 0o666)
-    except OSError as exc:
-        raise FileRefused(f"cannot lock '{target}' for writing: {reason(exc)}") from None
+        return os.open(_lock_file(target), os.O_RDWR | os.O_CREAT | _flag("O_CLOEXEC"), 0o666)
+    except OSError:
+        return -1
 
 
 def _busy(target: Path, timeout_s: float) -> str:

@@ -144,3 +144,12 @@ def test_unexpected_failures_read_in_the_users_words():
     allocator = RuntimeError("DefaultCPUAllocator: can't allocate memory: 16 GB")
     assert failure_text(allocator).startswith("ran out")
     assert failure_text(KeyError()) == "an unexpected error (the details are in the log)"
+
+
+def test_saving_goes_ahead_when_no_lock_file_can_be_made(tmp_path, monkeypatch):
+    import studio.core.safe_io as safe_io
+
+    monkeypatch.setattr(safe_io, "_lock_file", lambda target: str(tmp_path / "no" / "such" / "folder.lock"))
+    with locked(tmp_path / "p.studio"), locked(tmp_path / "p.studio"):
+        write_atomic(tmp_path / "p.studio", b"{}")
+    assert (tmp_path / "p.studio").read_bytes() == b"{}"
