@@ -2,7 +2,7 @@
 
     model-studio [FILE]                 open the studio (on FILE)
     model-studio summary FILE           print the model summary
-    model-studio train FILE [...]       train headless, Keras-style progress
+    model-studio train FILE [...]       train headless, Keras-style progress (or JSON events)
     model-studio evaluate FILE          accuracy, confusion matrix, per-class scores
     model-studio cluster FILE [...]     k-means on learned features: ARI, NMI, purity, per-layer table
     model-studio predict FILE IMAGE...  the most probable classes for image files
@@ -92,7 +92,12 @@ def _parser() -> tuple[argparse.ArgumentParser, list[str]]:
     train.add_argument("--epochs", type=_setting("epochs"), help="override the project's number of epochs")
     train.add_argument("--batch-size", type=_setting("batch_size"), help="override the project's batch size")
     train.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="override the device")
+    train.add_argument("--threads", type=_setting("threads"), help="override the project's CPU threads")
     train.add_argument("--resume", action="store_true", help="continue the last run from its checkpoint")
+    train.add_argument("--events", metavar="DEST", help="write one JSON event per line to DEST ('-': "
+                       "standard output, the human progress then goes to standard error)")
+    train.add_argument("--control", metavar="SRC", choices=("-",), help="'-': read pause, resume and stop "
+                       "lines on standard input; its end stops the run")
     train.set_defaults(handler=_lazy("studio.commands.train", "run"))
 
     evaluate = commands.add_parser("evaluate", help="evaluate the trained model on the validation data")

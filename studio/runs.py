@@ -116,12 +116,13 @@ class TrainingJob:
     data: LoadedData
     resume: bool = False
     writes_files: bool = True  # False on the other ranks of a distributed run: rank 0 writes
+    result: RunResult | None = None  # once trained, even when recording it failed
 
     def run(self) -> RunResult:
         """Train, then store the final weights beside the project and the run in the project file."""
         folder = self.trainer.checkpoint_dir
         with _training_in(folder) if folder is not None else contextlib.nullcontext():
-            result = self.trainer.fit(resume=self.resume)
+            result = self.result = self.trainer.fit(resume=self.resume)
             if self.writes_files and folder is not None:
                 record_run(self.project, result, folder)
         return result
@@ -179,6 +180,56 @@ def record_run(project: Project, result: RunResult, checkpoints: Path) -> None:
         raise RunError(f"run {result.id} could not be saved into {path.name}: {why}; its checkpoint stays in "
                        f"{checkpoints}") from None
     project.runs = current.runs
+
+
+def record_lost_run(path: str | Path, run_id: str, *, status: str, message: str,
+                    seen: Mapping[str, Any]) -> dict[str, Any]:
+    """Record a run whose training process ended without recording it (killed, crashed, ended now).
+
+    `seen` is what its events told: started, device, settings, epochs (one entry per finished epoch),
+    batch_loss. The run keeps the weights of its last checkpoint (the last completed epoch), copied
+    beside the project; a run the process did record is left as it is. Returns the run as stored."""
+    from studio.train.record import LAST_WEIGHTS
+
+    project = load_project(path)
+    folder = checkpoint_dir(project, run_id)
+    with locked(project.path):
+        current = _on_disk(project)
+        known = next((r for r in current.runs if r.get("id") == run_id), None)
+        if known is not None:
+            return known
+        epochs = [dict(e) for e in seen.get("epochs", [])]
+        record: dict[str, Any] = {
+            "id": run_id, "started": str(seen.get("started", "")),
+            "duration_s": float(seen.get("elapsed", 0)), "device": str(seen.get("device", "")),
+            "status": status, "message": message,
+            "settings": dict(seen.get("settings", {})), "epochs": epochs,
+            "batch_loss": [float(v) for v in seen.get("batch_loss", [])],
+            "best_epoch": _best_epoch(epochs), "weights": None}
+        source = folder / LAST_WEIGHTS
+        if epochs and source.is_file():
+            target = project.weights_path(run_id)
+            write_atomic(target, lambda tmp: shutil.copyfile(source, tmp), what="weights file")
+            record["weights"] = target.name
+        current.runs = [*current.runs, record]
+        try:
+            save_project(current, keep_runs_on_disk=False)
+        except StudioError:
+            if record["weights"]:
+                with contextlib.suppress(OSError):
+                    project.weights_path(run_id).unlink()
+            raise
+    return record
+
+
+def _best_epoch(epochs: Sequence[Mapping[str, Any]]) -> int | None:
+    """The epoch with the lowest validation loss (training loss without validation), as the trainer
+    picks it."""
+    def monitored(entry: Mapping[str, Any]) -> float:
+        value = entry.get("val_loss") if entry.get("val_loss") is not None else entry.get("loss")
+        return float(value) if isinstance(value, (int, float)) else float("inf")
+
+    return int(min(epochs, key=monitored)["epoch"]) if epochs else None
 
 
 def _on_disk(project: Project) -> Project:

@@ -22,9 +22,9 @@ from torch import nn
 from studio.core.atomic import write_atomic
 from studio.core.safe_io import FileRefused, open_regular, reason, regular_file
 from studio.train.errors import DamagedCheckpoint, TrainingError
+from studio.train.record import LAST_WEIGHTS
 from studio.train.state import StateDamage
 
-LAST_WEIGHTS = "last.safetensors"
 BEST_WEIGHTS = "best.safetensors"
 STATE_FILE = "last.ckpt.pt"
 

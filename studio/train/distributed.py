@@ -59,6 +59,14 @@ def shard(order: torch.Tensor, rank: int, world: int) -> torch.Tensor:
     return padded[rank::world]
 
 
+def any_rank(flag: bool, device: torch.device) -> bool:
+    """Whether `flag` is set on any rank (a collective: every rank must call it at the same point)."""
+    where = device if device.type == "cuda" else torch.device("cpu")
+    value = torch.tensor([1.0 if flag else 0.0], device=where)
+    dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    return value.item() > 0.0
+
+
 def weights_agree(model: torch.nn.Module) -> bool:
     """Whether every rank holds exactly the weights of rank 0 (a check that training stayed in step)."""
     flat = torch.cat([p.detach().reshape(-1).float() for p in model.parameters()])

@@ -9,6 +9,7 @@ Status = Literal["completed", "stopped", "failed", "early_stopped"]
 STATUSES = ("completed", "stopped", "failed", "early_stopped")
 
 MAX_BATCH_POINTS = 5000
+LAST_WEIGHTS = "last.safetensors"  # a run's latest weights in its checkpoint folder
 
 
 @dataclass

@@ -67,6 +67,7 @@ log = logging.getLogger(__name__)
 
 STATE_FORMAT = 1
 GPU_PEEK_INTERVAL_S = 0.05  # how often a GPU run waits for a loss value to report progress
+STOP_SYNC_EVERY_GPU = 16  # batches between the ranks' stop checks on GPUs (each waits for the device)
 DEVICE_DATA_SHARE = 0.25  # data is copied to the GPU whole when it takes at most this share of free memory
 
 
@@ -325,11 +326,14 @@ class Trainer:
         host_values = self._reads_every_batch
         next_peek = 0.0
         unpaused, stop = self._unpaused, self._stop
+        # Ranks of a distributed run stop together: a stop asked of one is shared with the others at
+        # the same batch, or those would wait forever for it in the next collective step.
+        shared_stop = self._group is not None
         model.train()
         for b in range(epoch.batch, self._batches):
             if not unpaused.is_set():
                 self._wait_while_paused()
-            if stop.is_set():
+            if (self._ranks_stop(b) if shared_stop else stop.is_set()):
                 raise _Stopped
             rows = slice(b * batch_size, (b + 1) * batch_size)
             index = order[rows]
@@ -392,6 +396,11 @@ class Trainer:
                 epoch.seen_samples += size
                 if wants_batch:
                     notify("on_batch_end", self._batch_info(epoch, value))
+
+    def _ranks_stop(self, batch: int) -> bool:
+        """Whether any rank was asked to stop, checked by all ranks at the same batches."""
+        every = STOP_SYNC_EVERY_GPU if self.device.type == "cuda" else 1
+        return batch % every == 0 and distributed.any_rank(self._stop.is_set(), self.device)
 
     def _parallel_model(self) -> nn.Module:
         """The model wrapped so that backward passes average gradients across the ranks."""
@@ -505,7 +514,7 @@ class Trainer:
         try:
             with torch.no_grad():
                 for start in range(0, count, self._batch_size):
-                    if self._stop.is_set():
+                    if self._stop.is_set() and self._group is None:  # ranks stop together, in training
                         raise _Stopped
                     rows = slice(start, start + self._batch_size)
                     x, target = self._val_x[rows], self._val_t[rows]
