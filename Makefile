@@ -1,5 +1,5 @@
-# `make run` opens the studio; `make test` runs the whole suite. Both create .venv (and reinstall the
-# project into it) only when it is missing or older than pyproject.toml.
+# `make run` opens the studio; `make test` checks the import contracts, then runs the whole suite. Both
+# create .venv (and reinstall the project into it) only when it is missing or older than pyproject.toml.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -17,6 +17,7 @@ run: $(STAMP)
 	$(PY) -m studio $(EXAMPLE)
 
 test: $(STAMP)
+	$(VENV)/bin/lint-imports --no-cache --no-logo
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
 
 lint: $(STAMP)

@@ -36,7 +36,7 @@ from studio.core.summary import summarize
 from studio.gui.files import ProjectFiles
 from studio.interop.export import FORMATS, export_project
 from tests.core.test_project_fuzz import REPLACEMENTS, VALID, _mutate, _paths
-from tests.gui.conftest import answers, deleted_at_teardown, private_settings, qapp, window  # noqa: F401
+from tests.gui.conftest import answers, private_settings, qapp, window  # noqa: F401
 from tests.test_hostile_corpus import ALL, CASES, Sandbox, only_project, write_huge_project
 
 CORPUS = Path(__file__).resolve().parent / "hostile"

@@ -303,7 +303,8 @@ def running(pid: int) -> bool:
 @pytest.mark.timeout(240)
 def test_two_processes_stop_together_and_rank_0_alone_speaks(tmp_path, proc_cleanup):
     path = digits(tmp_path, epochs=200)
-    argv = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "studio"]
+    argv = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m",
+            "studio"]
     process = start(proc_cleanup, path, "--device", "cpu", launcher=argv)
     begin = process.until("begin")
     assert begin["processes"] == 2

@@ -19,11 +19,16 @@ ALLOWED_ENV = ("CUDA_VISIBLE_DEVICES",)  # all a caller may set: which GPU "cuda
 
 def _warm_up() -> None:
     """Import what a run needs, without touching a GPU (that stays for the run that wants one)."""
-    import torch  # noqa: F401
+    import sklearn.datasets  # noqa: F401  (the built-in datasets and the scores)
+    import torch
 
     import studio.commands.train  # noqa: F401
+    import studio.core.build  # noqa: F401
     import studio.data  # noqa: F401
     import studio.train.trainer  # noqa: F401
+
+    # The first optimizer imports torch's compiler stack, seconds of imports of its own.
+    torch.optim.Adam([torch.zeros(1, requires_grad=True)])
 
 
 def main() -> int:

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 from studio.core.graph import ModelGraph
 from studio.core.project import SUFFIX
 from studio.gui import clipboard, commands, icons, theme
+from studio.gui.actions import Shortcut, make_action
 from studio.gui.analysis.results_dock import ResultsPanel
 from studio.gui.canvas.node_item import NodeItem
 from studio.gui.canvas.scene import GraphScene
@@ -41,12 +42,14 @@ from studio.gui.training.session import TrainingSession
 APP_NAME = "Model Studio"
 PASTE_STEP = 40.0
 STATUS_MS = 6000
+RESULTS_SHARE = 0.5  # of the window's height, for the Results dock's plots
 
 
 class MainWindow(QMainWindow):
     def __init__(self, *, probe_device: bool = True) -> None:
         super().__init__()
         self._device_choices: list[tuple[str, str]] = []  # filled in once torch has been imported
+        self._training_busy = False  # a run trains the project: its file must stay where it is
         self.setObjectName("MainWindow")
         self.setWindowIcon(icons.app_icon())
         self.doc = Document(parent=self)
@@ -72,7 +75,11 @@ class MainWindow(QMainWindow):
         self.results_dock = self._dock("Results", "ResultsDock", self.results,
                                        Qt.DockWidgetArea.BottomDockWidgetArea)
         self.tabifyDockWidget(self.bottom_dock, self.results_dock)
-        self.bottom_dock.raise_()
+        self.training = TrainingSession(self.doc, save=self.save, display_name=self.files.display_name,
+                                        parent=self)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.training.dock)
+        self.tabifyDockWidget(self.bottom_dock, self.training.dock)
+        self.bottom_dock.raise_()  # the summary stays in front until a run starts
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         self._make_actions()
@@ -80,8 +87,6 @@ class MainWindow(QMainWindow):
         self._make_toolbar()
         self._make_status_bar()
         self._connect()
-        self.training = TrainingSession(self)
-        self.training.activity_changed.connect(self._refresh_title)
         self.setAcceptDrops(True)
         self._default_size()
         self.resizeDocks([self.palette_dock, self.inspector_dock], [200, 300], Qt.Orientation.Horizontal)
@@ -103,19 +108,9 @@ class MainWindow(QMainWindow):
         self.addDockWidget(area, dock)
         return dock
 
-    def _action(self, text: str, slot: Callable[[], object],
-                shortcut: QKeySequence | QKeySequence.StandardKey | str | list | None = None,
+    def _action(self, text: str, slot: Callable[[], object], shortcut: Shortcut | None = None,
                 icon: str | None = None, tip: str = "") -> QAction:
-        action = QAction(text, self)
-        if icon:
-            action.setIcon(icons.icon(icon))
-        if shortcut is not None:
-            keys = shortcut if isinstance(shortcut, list) else [shortcut]
-            action.setShortcuts([QKeySequence(k) for k in keys])
-        shown = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
-        action.setToolTip(f"{tip or text.replace('…', '')}" + (f" ({shown})" if shown else ""))
-        action.setStatusTip(tip or text)
-        action.triggered.connect(lambda _checked=False: slot())
+        action = make_action(self, text, slot, shortcut, icon, tip)
         self.addAction(action)  # shortcuts work whichever dock has focus
         return action
 
@@ -155,6 +150,7 @@ class MainWindow(QMainWindow):
                                           "Arrange the layers left to right")
         self.results_action = self._action("Show &Results", self.show_results, "Ctrl+Shift+R", "results",
                                            "Look inside the trained model: evaluation, predictions, clusters")
+        self.addActions(self.training.actions)  # as for the window's own: keys work in every dock
         for action in (self.cut_action, self.copy_action, self.paste_action, self.duplicate_action,
                        self.delete_action):
             action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
@@ -184,6 +180,7 @@ class MainWindow(QMainWindow):
         view.addAction(self.layout_action)
         view.addSeparator()
         self.view_menu = view
+        bar.addMenu("&Run").addActions(self.training.actions)
         self._rebuild_recent()
         # The canvas' context menu offers the same edits.
         separator = QAction(self)
@@ -205,9 +202,12 @@ class MainWindow(QMainWindow):
                       (self.results_action,)):
             bar.addActions(list(group))
             bar.addSeparator()
+        bar.addActions(self.training.actions)
+        bar.addWidget(self.training.device_picker)
         self.addToolBar(bar)
         self.toolbar = bar
-        for widget in (bar, self.palette_dock, self.inspector_dock, self.bottom_dock, self.results_dock):
+        for widget in (bar, self.palette_dock, self.inspector_dock, self.bottom_dock, self.results_dock,
+                       self.training.dock):
             self.view_menu.addAction(widget.toggleViewAction())
 
     def _make_status_bar(self) -> None:
@@ -221,6 +221,7 @@ class MainWindow(QMainWindow):
         for label in (self.validity_label, self.params_label, self.device_label):
             label.setContentsMargins(8, 0, 8, 0)
             status.addPermanentWidget(label)
+        status.addPermanentWidget(self.training.status_widget)
 
     def _connect(self) -> None:
         doc = self.doc
@@ -237,6 +238,12 @@ class MainWindow(QMainWindow):
         self.problems.node_clicked.connect(self.focus_node)
         self.problems.count_changed.connect(self._problem_count)
         QApplication.clipboard().dataChanged.connect(self._refresh_actions)
+        training = self.training
+        training.busy_changed.connect(self._hold_file)
+        training.activity_changed.connect(self._refresh_title)
+        training.message.connect(lambda text, error: self.show_message(text, error=error))
+        training.problems_wanted.connect(self.show_problems)
+        training.panel_wanted.connect(lambda share: self._bring_forward(training.dock, share))
 
     # --- state shown around the canvas ------------------------------------------------------------------
 
@@ -293,6 +300,13 @@ class MainWindow(QMainWindow):
         pastable = mime is not None and (mime.hasFormat(clipboard.MIME_TYPE) or mime.hasText())
         self.paste_action.setEnabled(pastable)
 
+    def _hold_file(self, busy: bool) -> None:
+        """New, Open, Open Recent and Save As wait while a run trains: they would move its file away."""
+        self._training_busy = busy
+        for action in (self.new_action, self.open_action, self.save_as_action):
+            action.setEnabled(not busy)
+        self._rebuild_recent()
+
     def _rebuild_recent(self) -> None:
         self.recent_menu.clear()
         files = self.files.recent_files()
@@ -304,7 +318,7 @@ class MainWindow(QMainWindow):
         if files:
             self.recent_menu.addSeparator()
             self.recent_menu.addAction("Clear Recent Files", self.files.clear_recent)
-        self.recent_menu.setEnabled(bool(files))
+        self.recent_menu.setEnabled(bool(files) and not self._training_busy)
 
     # --- editing ----------------------------------------------------------------------------------------
 
@@ -360,10 +374,19 @@ class MainWindow(QMainWindow):
 
     def show_results(self) -> None:
         """Bring the Results dock forward, tall enough for its plots."""
-        self.results_dock.show()
-        self.results_dock.raise_()
-        self.resizeDocks([self.results_dock], [max(self.results_dock.height(), int(self.height() * 0.5))],
-                         Qt.Orientation.Vertical)
+        self._bring_forward(self.results_dock, RESULTS_SHARE)
+
+    def show_problems(self) -> None:
+        """Bring the Problems tab forward."""
+        self.bottom_dock.show()
+        self.bottom_dock.raise_()
+        self.bottom_tabs.setCurrentWidget(self.problems)
+
+    def _bring_forward(self, dock: QDockWidget, share: float) -> None:
+        """Show `dock` in front of its tabs, at least `share` of the window's height tall."""
+        dock.show()
+        dock.raise_()
+        self.resizeDocks([dock], [max(dock.height(), int(self.height() * share))], Qt.Orientation.Vertical)
 
     def save(self) -> bool:
         commit_focused_edit()
@@ -389,6 +412,7 @@ class MainWindow(QMainWindow):
         self.files.offer_recovery()
         if self._probe_device:
             self.device_probe.start()
+            self.training.keep_warm()
 
     def _default_size(self) -> None:
         """Most of the screen on a first start: a model needs room (later starts restore the last size)."""
@@ -417,6 +441,7 @@ class MainWindow(QMainWindow):
             return
         self.files.discard_recovery()
         self.results.shutdown()
+        self.training.shutdown()
         settings = QSettings()
         settings.setValue("window/geometry", self.saveGeometry())
         settings.setValue("window/state", self.saveState())

@@ -183,12 +183,25 @@ class WarmProcess:
     def __init__(self) -> None:
         self._popen: subprocess.Popen | None = None
         self._lock = threading.Lock()
+        self.ready = threading.Event()  # the process has imported everything and waits for its run
 
     def start(self) -> None:
         """Start one unless one is ready or starting."""
         with self._lock:
             if self._popen is None or self._popen.poll() is not None:
-                self._popen = _spawn([sys.executable, "-m", "studio.commands.train_process"], None)
+                self.ready.clear()
+                popen = self._popen = _spawn([sys.executable, "-m", "studio.commands.train_process"], None)
+                threading.Thread(target=self._wait_ready, args=(popen,), name="warm-process",
+                                 daemon=True).start()
+
+    def _wait_ready(self, popen: subprocess.Popen) -> None:
+        # Its first line says it is ready; what follows belongs to the run it is handed.
+        with contextlib.suppress(OSError, ValueError):
+            assert popen.stderr is not None
+            if popen.stderr.readline().strip() == "ready":
+                with self._lock:
+                    if self._popen is popen:
+                        self.ready.set()
 
     @property
     def alive(self) -> bool:
@@ -198,6 +211,7 @@ class WarmProcess:
         """Give the waiting process its run; None when there is none alive (start a fresh one then)."""
         with self._lock:
             popen, self._popen = self._popen, None
+            self.ready.clear()
         if popen is None or popen.poll() is not None:
             return None
         order = json.dumps({"argv": list(argv), "env": dict(env or {})})
@@ -213,6 +227,7 @@ class WarmProcess:
         """Let the waiting process go (the end of its input makes it exit)."""
         with self._lock:
             popen, self._popen = self._popen, None
+            self.ready.clear()
         if popen is None:
             return
         with contextlib.suppress(OSError, ValueError):

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import gc
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QCoreApplication, QEvent, QSettings
+from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QMessageBox
 
 from studio.gui.app import application
@@ -18,17 +17,6 @@ from studio.gui.main_window import MainWindow
 def qapp():
     """The studio's own application object (name, organisation, theme), shared by the session."""
     return application()
-
-
-@pytest.fixture(autouse=True)
-def deleted_at_teardown(qapp):
-    """The windows a test closed are deleted, and their Python side collected, when it ends. Left to
-    themselves, deleteLater() and the garbage collector would do it inside the next test's event loop,
-    at a random moment: while that test's training thread builds a model, once, the studio crashed."""
-    yield
-    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
-    gc.collect()
-    gc.freeze()  # what survives is the session's (modules, caches): the next collection skips it
 
 
 @pytest.fixture(autouse=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import types
 
 import pytest
 from PySide6.QtCore import QPoint, Qt
@@ -151,9 +150,8 @@ def test_summary_table_and_status_bar(window):
 
 
 def test_device_is_found_in_the_background(window, qtbot, monkeypatch):
-    fake = types.ModuleType("studio.train.devices")
-    fake.device_choices = lambda: [("cuda:0", "Test GPU"), ("cpu", "CPU (2 cores)")]
-    monkeypatch.setitem(sys.modules, "studio.train.devices", fake)
+    found = '[["cuda:0", "Test GPU"], ["cpu", "CPU (2 cores)"]]'
+    monkeypatch.setattr(device, "PROBE_COMMAND", [sys.executable, "-c", f"print({found!r})"])
     monkeypatch.setattr(device, "_found", None)
     assert window.device_label.text() == "Device: …"
     with qtbot.waitSignal(window.device_probe.found, timeout=5000):

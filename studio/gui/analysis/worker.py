@@ -2,67 +2,58 @@
 
 A job is a plain function `work(progress) -> result`; it must return plain data (numpy arrays,
 dataclasses of them), never widgets, tensors or the model. Its result, failure and progress arrive on
-the GUI thread as queued signals. Submitting a job of a kind that is still waiting or running
-supersedes the older one: its result is dropped and it stops at its next progress report.
+the GUI thread (through `studio.gui.background`). Submitting a job of a kind that is still waiting or
+running supersedes the older one: its result is dropped and it stops at its next progress report.
 """
 
 from __future__ import annotations
 
-import itertools
-import logging
-import threading
 import time
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from studio.core.errors import StudioError, failure_text
+from studio.gui.background import Background, Cancelled, Report, Task
+
+__all__ = ["PROGRESS_INTERVAL_S", "Cancelled", "JobRunner", "Progress"]
 
 Progress = Callable[[int, int], None]
 PROGRESS_INTERVAL_S = 0.05  # a bar needs no more than ~20 updates a second
-log = logging.getLogger(__name__)
-
-
-class Cancelled(Exception):
-    """Raised inside a job (by its progress callback) once the job was cancelled or superseded."""
 
 
 @dataclass
 class _Job:
     kind: str
     label: str
+    work: Callable[[Progress], Any]
     on_done: Callable[[Any], None]
     on_failed: Callable[[str], None]
-    cancelled: threading.Event = field(default_factory=threading.Event)
+    task: Task | None = None  # once started
+    answered: bool = False  # its result or failure was handed over
+
+    @property
+    def wanted(self) -> bool:
+        return not self.answered and not (self.task is not None and self.task.cancelled.is_set())
 
 
 class JobRunner(QObject):
-    """Runs submitted jobs in submission order on one private thread.
-
-    A Python thread, not a QThreadPool: a QRunnable made from Python is deleted by the pool behind the
-    binding's back, and a later object allocated at its address came back from the binding as that
-    stale QRunnable."""
+    """Runs submitted jobs in submission order, one at a time: they share the model and the data, and
+    the machine's few cores. The next job starts once the one before has returned, even when that one
+    was cancelled and is only finishing its current step."""
 
     busy_changed = Signal(bool)
     progress = Signal(str, int, int)  # label of the running job, done, total
 
-    _finished = Signal(int, object)
-    _failed = Signal(int, str)
-    _stepped = Signal(int, int, int)
-
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        # One at a time: jobs share the model and the data, and the machine's few cores.
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="results")
-        self._jobs: dict[int, _Job] = {}
-        self._tokens = itertools.count(1)
+        self._background = Background(self)
+        self._waiting: deque[_Job] = deque()
+        self._running: _Job | None = None  # whose work has not returned yet
         self._busy = False
-        self._finished.connect(self._on_finished)
-        self._failed.connect(self._on_failed)
-        self._stepped.connect(self._on_stepped)
 
     @property
     def busy(self) -> bool:
@@ -72,83 +63,67 @@ class JobRunner(QObject):
                on_failed: Callable[[str], None]) -> None:
         """Run `work` after the jobs before it; then `on_done(result)` or `on_failed(message)`."""
         self.cancel(kind)
-        token = next(self._tokens)
-        job = _Job(kind, label, on_done, on_failed)
-        self._jobs[token] = job
-        self._pool.submit(self._run, token, job.cancelled, work)
+        self._waiting.append(_Job(kind, label, work, on_done, on_failed))
         self._set_busy()
+        self._start_next()
 
     def cancel(self, kind: str | None = None) -> None:
         """Drop the results of waiting and running jobs (of `kind`, or all) and ask them to stop."""
-        for token, job in list(self._jobs.items()):
-            if kind is None or job.kind == kind:
-                job.cancelled.set()
-                del self._jobs[token]
+        self._waiting = deque(job for job in self._waiting if kind is not None and job.kind != kind)
+        running = self._running
+        if running is not None and running.task is not None and kind in (None, running.kind):
+            running.task.cancel()
         self._set_busy()
 
-    def shutdown(self) -> None:
-        """Cancel everything and wait for the running job to stop (the window is closing)."""
+    def shutdown(self, timeout: float | None = None) -> bool:
+        """Cancel everything and wait (up to `timeout` seconds) for the running job to stop (the window is
+        closing); True if it has."""
         self.cancel()
-        # One worker takes jobs in order: once this empty one has run, every earlier one has ended.
-        self._pool.submit(lambda: None).result()
+        return self._background.shutdown(timeout)
 
-    # --- on the worker thread -------------------------------------------------------------------------
-
-    def _run(self, token: int, cancelled: threading.Event, work: Callable[[Progress], Any]) -> None:
-        last = 0.0
-
-        def progress(done: int, total: int) -> None:
-            nonlocal last
-            if cancelled.is_set():
-                raise Cancelled
-            now = time.monotonic()
-            if done >= total or now - last >= PROGRESS_INTERVAL_S:
-                last = now
-                self._emit(self._stepped, token, int(done), int(total))
-
-        try:
-            if cancelled.is_set():
-                return
-            self._emit(self._stepped, token, 0, 0)  # started: a busy bar until the first step
-            result = work(progress)
-        except Cancelled:
+    def _start_next(self) -> None:
+        if self._running is not None or not self._waiting:
             return
-        except StudioError as exc:
-            self._emit(self._failed, token, str(exc))
-        except Exception as exc:  # a failed analysis is a message in the view, never a crash
-            log.exception("background job failed")
-            self._emit(self._failed, token, failure_text(exc))
-        else:
-            self._emit(self._finished, token, result)
+        job = self._running = self._waiting.popleft()
+        job.task = self._background.start(partial(_run_job, job.work), done=partial(self._answer, job, True),
+                                          failed=partial(self._answer, job, False),
+                                          report=partial(self._stepped, job),
+                                          ended=partial(self._ended, job), name="results")
 
-    @staticmethod
-    def _emit(signal: Any, *args: Any) -> None:
-        try:
-            signal.emit(*args)
-        except RuntimeError:
-            pass  # the views were closed while the job ran: nobody waits for its result
+    def _answer(self, job: _Job, succeeded: bool, value: Any) -> None:
+        job.answered = True
+        self._set_busy()  # before the answer, which may well submit the next job
+        (job.on_done if succeeded else job.on_failed)(value)
 
-    # --- on the GUI thread ----------------------------------------------------------------------------
+    def _stepped(self, job: _Job, step: tuple[int, int]) -> None:
+        self.progress.emit(job.label, *step)
 
-    def _on_finished(self, token: int, result: object) -> None:
-        job = self._jobs.pop(token, None)
+    def _ended(self, job: _Job) -> None:
+        if self._running is job:
+            self._running = None
         self._set_busy()
-        if job is not None:
-            job.on_done(result)
-
-    def _on_failed(self, token: int, message: str) -> None:
-        job = self._jobs.pop(token, None)
-        self._set_busy()
-        if job is not None:
-            job.on_failed(message)
-
-    def _on_stepped(self, token: int, done: int, total: int) -> None:
-        job = self._jobs.get(token)
-        if job is not None:
-            self.progress.emit(job.label, done, total)
+        self._start_next()
 
     def _set_busy(self) -> None:
-        busy = bool(self._jobs)
+        running = self._running is not None and self._running.wanted
+        busy = running or bool(self._waiting)
         if busy != self._busy:
             self._busy = busy
             self.busy_changed.emit(busy)
+
+
+def _run_job(work: Callable[[Progress], Any], report: Report) -> Any:
+    """On the job's thread: `work` with a progress callback that is throttled and stops a cancelled job."""
+    last = 0.0
+
+    def progress(done: int, total: int) -> None:
+        nonlocal last
+        if report.cancelled.is_set():
+            raise Cancelled
+        now = time.monotonic()
+        if done >= total or now - last >= PROGRESS_INTERVAL_S:
+            last = now
+            report((int(done), int(total)))
+
+    report((0, 0))  # started: a busy bar until the first step (and a job cancelled while waiting stops)
+    return work(progress)

@@ -1,66 +1,84 @@
-"""One training run at a time in a QThread, with its events coalesced for the screen.
+"""One training run at a time, supervised on a worker thread, with its events coalesced for the screen.
 
-The worker may report hundreds of batches a second; the controller queues them as they arrive and hands
-them over in one list at most REDRAW_HZ times a second, so views redraw at screen pace however fast the
-model trains.
+The training process sends at most BATCH_HZ batch events a second; the controller queues what arrives
+and hands it over in one list at most REDRAW_HZ times a second. The trainer is in another process, so
+redrawing costs it nothing: the curves follow at screen pace.
+
+A stop that has not ended the run within STOP_GRACE_S says so (`stop_overdue`): the window then
+offers End now, which ends the process at once.
 """
 
 from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 from studio.core.project import Project
-from studio.gui.training.worker import Event, Outcome, TrainingWorker
+from studio.gui.background import Background, Task
+from studio.gui.training.worker import Outcome, TrainingWorker, gui_threads, usable_cores
+from studio.train import events
+from studio.train.process import WarmProcess
 
-REDRAW_HZ = 10  # enough for a progress line; every redraw takes the interpreter lock from the trainer
+REDRAW_HZ = 30
+STOP_GRACE_S = 10.0
 
 
 class TrainingController(QObject):
-    """Starts, pauses, stops and joins the worker; `state` is idle, loading, running, paused or stopping."""
+    """Starts, pauses, stops and joins the run; `state` is idle, loading, running, paused or stopping."""
 
-    updates = Signal(list)  # [(event name, info), ...] since the last update, oldest first
+    updates = Signal(list)  # [events.Event, ...] since the last update, oldest first
     loading = Signal(int, int)
     state_changed = Signal(str)
+    stop_overdue = Signal(float)  # a stop asked this many seconds ago has not ended the run: offer End now
     finished = Signal(object)  # the Outcome, after the last `updates`
 
-    def __init__(self, parent: QObject | None = None) -> None:
+    def __init__(self, parent: QObject | None = None, *, keep_warm: bool = False) -> None:
         super().__init__(parent)
         self.state = "idle"
-        self._thread: QThread | None = None
+        self.keep_warm = keep_warm  # keep a process with torch imported ready for the next Run
+        self.warm = WarmProcess()
+        self._background = Background(self)
+        self._task: Task | None = None
         self._worker: TrainingWorker | None = None
-        self._finished_worker: TrainingWorker | None = None
-        self._pending: list[Event] = []
+        self._pending: list[events.Event] = []
         self._timer = QTimer(self)
         # Precise and rounded up: a coarse timer may fire early, which would exceed REDRAW_HZ.
         self._timer.setTimerType(Qt.TimerType.PreciseTimer)
         self._timer.setInterval(math.ceil(1000 / REDRAW_HZ))
         self._timer.timeout.connect(self.flush)
+        self._overdue = QTimer(self)
+        self._overdue.setSingleShot(True)
+        self._overdue.timeout.connect(self._stop_is_overdue)
 
     @property
     def busy(self) -> bool:
-        return self._thread is not None
+        return self._worker is not None
+
+    @property
+    def worker(self) -> TrainingWorker | None:
+        return self._worker
+
+    def prewarm(self) -> None:
+        """Have a training process ready (torch imported) so the next Run starts at once."""
+        if self.keep_warm and not self.busy:
+            self.warm.start()
 
     def start(self, project: Project, device: str) -> None:
-        """Train `project` (a copy nothing else touches) on `device` ("auto", "cpu", "cuda:1", "mps")."""
+        """Train `project` as saved in its file on `device` ("auto", "cpu", "cuda:1", "mps", "cpu*2")."""
         if self.busy:
             raise RuntimeError("a run is already in progress")
-        thread = QThread(self)
-        thread.setObjectName("training")
-        worker = TrainingWorker(project, device)
-        worker.moveToThread(thread)
-        thread.started.connect(worker.run)
-        worker.events.connect(self._queue)
-        worker.loading.connect(self._loading)
-        worker.finished.connect(self._worker_finished)
-        # Direct: the thread must be able to end while the GUI thread is blocked joining it.
-        worker.finished.connect(thread.quit, Qt.ConnectionType.DirectConnection)
-        self._thread, self._worker = thread, worker
+        if project.path is None:
+            raise RuntimeError("a project trains from its file: save it first")
+        threads = gui_threads(int(project.training.get("threads", 0)), usable_cores())
+        worker = TrainingWorker(project.path, device, threads, warm=self.warm if self.keep_warm else None)
+        self._worker = worker
         self._pending.clear()
         self._set_state("loading")
         self._timer.start()
-        thread.start()
+        self._task = self._background.start(worker.supervise, report=self._queue,
+                                            done=lambda _outcome, w=worker: self._worker_finished(w),
+                                            name="training")
 
     def pause(self) -> None:
         if self._worker is not None and self.state in ("loading", "running"):
@@ -77,50 +95,64 @@ class TrainingController(QObject):
         if self._worker is not None and self.state != "stopping":
             self._worker.stop()
             self._set_state("stopping")
+            self._overdue.start(int(STOP_GRACE_S * 1000))
 
-    def shutdown(self) -> Outcome | None:
-        """Stop the run and wait for its thread (the trainer stops within a batch); returns how it ended."""
-        if self._thread is None:
+    def end_now(self) -> None:
+        """End the training process at once; the run keeps the weights of its last completed epoch."""
+        if self._worker is not None:
+            self._worker.end_now()
+            self._set_state("stopping")
+
+    def shutdown(self, timeout_s: float = 30.0) -> Outcome | None:
+        """Stop the run and wait for it (ending the process if it does not stop in `timeout_s`); let the
+        warm process go, and start no other. Returns how the run ended."""
+        self.keep_warm = False
+        self.warm.close()
+        if self._task is None:
             return None
         self.stop()
-        self._thread.wait()
+        if not self._task.join(timeout_s):
+            self.end_now()
+            self._task.join()
         return self._complete()
 
     # --- from the worker -----------------------------------------------------------------------------
 
-    def _queue(self, events: list[Event]) -> None:
+    def _queue(self, event: events.Event) -> None:
         if self._worker is None:
             return  # late events of a run already completed
-        self._pending.extend(events)
-        if self.state == "loading" and any(name == "train_begin" for name, _ in events):
+        if isinstance(event, events.Loading):
+            self.loading.emit(event.done, event.total)
+            return
+        self._pending.append(event)
+        if self.state == "loading" and isinstance(event, events.Begin):
             self._set_state("running")
 
-    def _loading(self, done: int, total: int) -> None:
-        if self._worker is not None:
-            self.loading.emit(done, total)
-
-    def _worker_finished(self, _outcome: Outcome) -> None:
-        if self._thread is not None:
-            self._thread.wait()  # quit() was called from the worker's last line: this is immediate
+    def _worker_finished(self, worker: TrainingWorker) -> None:
+        if worker is self._worker:  # not a run that shutdown() completed already
             self._complete()
+
+    def _stop_is_overdue(self) -> None:
+        if self.busy and self.state == "stopping":
+            self.stop_overdue.emit(STOP_GRACE_S)
 
     def flush(self) -> None:
         if self._pending:
-            events, self._pending = self._pending, []
-            self.updates.emit(events)
+            batch, self._pending = self._pending, []
+            self.updates.emit(batch)
 
     def _complete(self) -> Outcome:
-        worker, thread = self._worker, self._thread
-        assert worker is not None and thread is not None
+        worker = self._worker
+        assert worker is not None
         self.flush()
         self._timer.stop()
-        self._worker = self._thread = None
-        outcome = worker.outcome or Outcome(error="the training thread ended without a result")
-        # Kept until the next run: signals it sent may still wait in the queue, and its thread is over.
-        self._finished_worker = worker
-        thread.deleteLater()
+        self._overdue.stop()
+        self._worker = self._task = None
+        outcome = worker.outcome or Outcome(error="the training supervisor ended without a result")
         self._set_state("idle")
         self.finished.emit(outcome)
+        if self.keep_warm:
+            QTimer.singleShot(0, self.prewarm)
         return outcome
 
     def _set_state(self, state: str) -> None:

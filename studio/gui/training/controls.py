@@ -1,30 +1,38 @@
-"""Run, Pause/Resume and Stop in a Run menu and on the toolbar, with the device picker beside them."""
+"""Run, Pause/Resume and Stop, and the device picker: training's parts of the window's menu and toolbar."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QComboBox, QSizePolicy
 
 from studio.gui import icons
+from studio.gui.actions import make_action
 from studio.gui.device import describe
-
-if TYPE_CHECKING:
-    from studio.gui.main_window import MainWindow
+from studio.gui.training.worker import usable_cores
 
 AUTO = "auto"
+CPU_PROCESSES = ((2, 2), (4, 8))  # (processes, cores the machine needs for them), one CPU each, over gloo
 
 
-def device_entries(choices: list[tuple[str, str]], setting: str) -> list[tuple[str, str]]:
-    """(text, device) for the picker: Auto first, then each device this machine has; a device the project
-    asks for that is not here is listed too, so Run can say why it cannot use it."""
+def device_entries(choices: list[tuple[str, str]], setting: str, cores: int = 1) -> list[tuple[str, str]]:
+    """(text, device) for the picker: Auto first, then each device this machine has; after the last GPU
+    one entry training on all of them when there are several ("cuda*N"), after the CPU the processes its
+    `cores` can run side by side ("cpu*N"). A device the project asks for that is not here is listed too,
+    so Run can say why it cannot use it."""
     auto = f"Auto: {describe(choices, AUTO)}" if choices else "Auto (looking for devices…)"
+    gpus = [device for device, _ in choices if device.startswith("cuda:")]
+    after: dict[str, list[tuple[str, str]]] = {
+        "cpu": [(f"{n} processes (CPU, gloo)", f"cpu*{n}") for n, needs in CPU_PROCESSES if cores >= needs]}
+    if len(gpus) > 1:
+        after[gpus[-1]] = [(f"All {len(gpus)} GPUs (NCCL)", f"cuda*{len(gpus)}")]
     entries = [(auto, AUTO)]
     for device, text in choices:
         if device != "none":
             entries.append((text if device == "cpu" else f"{text} ({device})", device))
+            entries.extend(after.get(device, ()))
     kinds = {device.split(":")[0] for _, device in entries}
     if setting not in kinds:
         entries.append((f"{setting.upper()} (not on this machine)", setting))
@@ -40,35 +48,38 @@ def chosen_entry(entries: list[tuple[str, str]], setting: str) -> int:
 
 
 class RunControls(QObject):
-    """The actions and the picker; the session decides what they do and when they are enabled."""
+    """The actions and the picker; the session decides what they do and when they are enabled, the window
+    where they are shown."""
 
-    def __init__(self, window: MainWindow, run: Callable[[], object], pause: Callable[[], object],
-                 stop: Callable[[], object]) -> None:
-        super().__init__(window)
-        self.run_action = window._action("&Run", run, "F5", "run", "Train the model on its dataset")
-        self.pause_action = window._action("&Pause", pause, "F6", "pause", "Pause or resume the training")
+    def __init__(self, run: Callable[[], object], pause: Callable[[], object], stop: Callable[[], object],
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.run_action = make_action(self, "&Run", run, "F5", "run", "Train the model on its dataset")
+        self.pause_action = make_action(self, "&Pause", pause, "F6", "pause", "Pause or resume the training")
         self.pause_action.setCheckable(True)
-        self.stop_action = window._action("&Stop", stop, "Shift+F5", "stop",
-                                          "Stop the training after the current batch (the weights are kept)")
+        self.stop_action = make_action(self, "&Stop", stop, "Shift+F5", "stop",
+                                       "Stop the training after the current batch (the weights are kept)")
         self.device_picker = QComboBox()
         self.device_picker.setObjectName("DevicePicker")
         self.device_picker.setToolTip("Where runs started here train")
         self.device_picker.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.device_picker.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
         self._choices: list[tuple[str, str]] = []
+        self._cores = usable_cores()
         self._setting = AUTO
         self._picked: str | None = None  # what the user chose, over the project's setting
         self.device_picker.activated.connect(self._pick)
-        menu = window.menuBar().addMenu("&Run")
-        menu.addActions([self.run_action, self.pause_action, self.stop_action])
-        bar = window.toolbar
-        bar.addActions([self.run_action, self.pause_action, self.stop_action])
-        bar.addWidget(self.device_picker)
         self.set_state("idle")
         self.fill_devices()
 
     @property
+    def actions(self) -> list[QAction]:
+        """Run, Pause and Stop, in the order menus and toolbars show them."""
+        return [self.run_action, self.pause_action, self.stop_action]
+
+    @property
     def device(self) -> str:
+        """The chosen device: "auto", "cpu", "cuda:1", or N processes such as "cpu*2" and "cuda*4"."""
         return str(self.device_picker.currentData() or AUTO)
 
     def set_devices(self, choices: list[tuple[str, str]]) -> None:
@@ -82,7 +93,7 @@ class RunControls(QObject):
             self.fill_devices()
 
     def fill_devices(self) -> None:
-        entries = device_entries(self._choices, self._setting)
+        entries = device_entries(self._choices, self._setting, self._cores)
         devices = [device for _, device in entries]
         picker = self.device_picker
         picker.blockSignals(True)

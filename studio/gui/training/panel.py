@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtGui import QFontDatabase, QIcon, QPalette, QPixmap, QShowEvent
 from PySide6.QtWidgets import (
+    QHBoxLayout,
     QLabel,
     QPlainTextEdit,
+    QPushButton,
     QSplitter,
     QStackedWidget,
     QTabWidget,
@@ -27,13 +29,14 @@ from studio.gui.training.progress_line import ProgressLine
 from studio.gui.training.runs_list import EMPTY_TEXT, RunsList
 from studio.gui.training.text import begin_line, best_value, end_line, epoch_line, progress_text
 from studio.gui.training.worker import Outcome
+from studio.train import events
 
 if TYPE_CHECKING:
     from studio.gui.training.gradients_view import GradientsView
     from studio.gui.training.plots import CurvesView
 
 LIVE = "live"
-PLOTS_HZ = 2  # curves grow twice a second: a pyqtgraph redraw holds the interpreter lock for ms
+PLOTS_HZ = 25  # the curves follow at screen pace: the trainer is in another process
 LOG_LINES = 10_000
 PLACEHOLDER = ("No runs yet.\nPress Run (F5) to train the model on its dataset:\n"
                "the loss, accuracy and learning rate appear here as it learns.")
@@ -49,6 +52,10 @@ class TrainingPanel(QWidget):
         self.banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.banner.hide()
         self._banner_kind = ""
+        self.end_now_button = QPushButton("End Now")
+        self.end_now_button.setToolTip("End the training process at once; the run keeps the weights of its "
+                                       "last completed epoch")
+        self.end_now_button.hide()
         self.log = QPlainTextEdit()
         self.log.setReadOnly(True)
         self.log.setMaximumBlockCount(LOG_LINES)
@@ -71,7 +78,10 @@ class TrainingPanel(QWidget):
         column.setContentsMargins(6, 4, 4, 4)
         column.setSpacing(6)
         column.addWidget(self.progress)
-        column.addWidget(self.banner)
+        banner_row = QHBoxLayout()
+        banner_row.addWidget(self.banner, 1)
+        banner_row.addWidget(self.end_now_button, 0, Qt.AlignmentFlag.AlignTop)
+        column.addLayout(banner_row)
         column.addWidget(self.tabs, 1)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.setChildrenCollapsible(False)
@@ -92,10 +102,11 @@ class TrainingPanel(QWidget):
         self._live_id = ""
         self.begin_info: dict[str, Any] = {}
         self._last_batch: dict[str, Any] = {}
+        self._grad_x = 0.0  # where the latest gradient report sits on the epoch axis
+        self._state = "idle"  # the controller's: batches still in flight keep a pause or stop on the line
         self._gradients_mark = ""
         self._live_drawn = False  # the live run's curves were drawn at least once
-        # The curves follow at most PLOTS_HZ (the progress line at every update): redrawing a plot holds
-        # Python's interpreter lock for milliseconds, time the training thread waits for.
+        # The curves follow at most PLOTS_HZ, the progress line at every update.
         self._plot_timer = QTimer(self)
         self._plot_timer.setSingleShot(True)
         self._plot_timer.setInterval(1000 // PLOTS_HZ)
@@ -180,27 +191,38 @@ class TrainingPanel(QWidget):
             self.progress.set_fraction(done / total)
             self.progress.setText(f"Loading the dataset… {100 * done // total} %")
 
-    def apply(self, events: list[tuple[str, dict[str, Any]]]) -> None:
+    def apply(self, batch: list[events.Event]) -> None:
         """Take in every event since the last call, then redraw once."""
         if self.live is None:
             return
         assert self.gradients is not None and self.curves is not None
-        for name, info in events:
-            if name == "train_begin":
-                self._train_begin(info)
-            elif name == "batch_end":
-                self._last_batch = info
-                self.live.add_batch(info["epoch"] - 1 + info["batch"] / info["batches"], info["loss"])
-            elif name == "epoch_end":
-                self.live.add_epoch({"epoch": info["epoch"], "lr": info["lr"], **info["metrics"]})
-                self.log.appendPlainText(epoch_line(info))
-            elif name == "grad_norms":
-                batches = self.begin_info.get("batches", 1)
-                self.gradients.add(info["epoch"] - 1 + info["batch"] / batches, info["norms"],
-                                   info.get("through_time"))
-            elif name == "train_end":
-                self._live_id = str(info["result"]["id"])
-        self._show_progress()
+        for event in batch:
+            if isinstance(event, events.Begin):
+                self._train_begin(event)
+            elif isinstance(event, events.Batch):
+                self._last_batch = event.__dict__
+                if event.loss is not None:
+                    self.live.add_batch(event.epoch - 1 + event.batch / event.batches, event.loss)
+            elif isinstance(event, events.EpochEnd):
+                self.live.add_epoch({"epoch": event.epoch, "lr": event.lr, **event.metrics})
+                self.log.appendPlainText(epoch_line(event.__dict__))
+            elif isinstance(event, events.GradNorms):
+                self._grad_x = event.epoch - 1 + event.batch / self.begin_info.get("batches", 1)
+                self.gradients.add(self._grad_x, {k: v for k, v in event.norms.items() if v is not None})
+            elif isinstance(event, events.GradThroughTime):
+                self.gradients.add(self._grad_x, {}, {layer: [v or 0.0 for v in values]
+                                                      for layer, values in event.layers.items()})
+            elif isinstance(event, events.Message):
+                self.log.appendPlainText(f"{'Warning: ' if event.level != 'info' else ''}{event.text}")
+            elif isinstance(event, events.End):
+                self._live_id = event.run_id
+                processes = self.begin_info.get("processes", 1)
+                if event.weights_agree is not None:
+                    self.log.appendPlainText(f"All {processes} processes ended with identical weights"
+                                             if event.weights_agree else
+                                             f"The {processes} processes ended with different weights")
+        if self._state != "stopping":  # else the line says a stop is coming until the run ends
+            self._show_progress("Paused · " if self._state == "paused" else "")
         self.redraws += 1
         if not self._live_drawn and self._last_batch:  # the run's first batches show at once
             self._live_drawn = True
@@ -216,9 +238,9 @@ class TrainingPanel(QWidget):
         self._mark_gradients_tab()
         self.plot_redraws += 1
 
-    def _train_begin(self, info: dict[str, Any]) -> None:
+    def _train_begin(self, event: events.Begin) -> None:
         assert self.live is not None and self.gradients is not None
-        self.begin_info = info
+        info = self.begin_info = event.__dict__
         # Usually as expected at Run; redrawing every plot now would hold up the first batches.
         if (info["metric"], info["epochs"]) != (self.live.metric, self.live.planned):
             self.live.metric, self.live.planned = info["metric"], info["epochs"]
@@ -241,6 +263,7 @@ class TrainingPanel(QWidget):
 
     def set_state(self, state: str) -> None:
         """Reflect pause and stop requests on the progress line at once (not at the next batch)."""
+        self._state = state
         if state == "paused":
             self._show_progress("Paused · ")
             if not self._last_batch:
@@ -250,8 +273,17 @@ class TrainingPanel(QWidget):
         elif state == "running":
             self._show_progress()
 
+    def offer_end_now(self, grace_s: float) -> None:
+        """A stop has not ended the run: say so, and offer to end the training process."""
+        self.show_banner(f"The run has not stopped within {grace_s:.0f} s: a batch may be stuck. End Now "
+                         "ends the training process; the run keeps the weights of its last completed epoch.",
+                         "info")
+        self.end_now_button.show()
+
     def finish(self, outcome: Outcome) -> None:
         """The run ended: keep its curves for the runs list, say how it went."""
+        self.end_now_button.hide()
+        self.hide_banner()
         self._plot_timer.stop()
         self._redraw_plots()  # the last reports are drawn and judged now, not a frame later
         status, record = outcome.status, outcome.record

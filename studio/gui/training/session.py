@@ -1,22 +1,29 @@
-"""Training from the window: checks before a run, the read-only model while it trains, the run's end.
+"""Training as a feature of the window: checks before a run, the read-only model while it trains, the
+run's end.
 
 Run checks the model and that the project is saved (runs and weights live beside its file), trains a
 copy of the project in the worker thread and locks the document: every edit is refused with a reason
 until the run ends. The engine saves the run into the project file; the document then shows the new run
 without an undo step and without becoming "modified". While it trains, the project file stays where it
-is: New, Open, Open Recent and Save As wait (ProjectFiles refuses them with the reason).
+is: New, Open, Open Recent and Save As wait (ProjectFiles refuses them with the reason, and the window
+disables them on `busy_changed`).
+
+The session offers its parts (the actions, the device picker, the Training dock, the status widget) and
+says through signals what the window should show; the window decides where each part goes.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QObject, Qt, Signal
-from PySide6.QtGui import QGuiApplication, QPalette
-from PySide6.QtWidgets import QLabel, QMessageBox
+from PySide6.QtCore import QCoreApplication, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QGuiApplication, QPalette
+from PySide6.QtWidgets import QComboBox, QDockWidget, QLabel, QMessageBox, QWidget
 
 from studio.gui import theme
+from studio.gui.document import Document
 from studio.gui.param_form import commit_focused_edit
 from studio.gui.training.controller import TrainingController
 from studio.gui.training.controls import RunControls
@@ -27,36 +34,49 @@ from studio.gui.training.worker import Outcome
 LOCK_REASON = "training is running: stop it to edit the model"
 ACTIVITY = {"loading": "Loading data", "running": "Training", "paused": "Training paused",
             "stopping": "Stopping"}
+WARM_DELAY_MS = 3000  # after the window is shown: its own start and the device check come first
 DOCK_SHARE = 0.42  # of the window's height, for the curves while a run trains
 Answer = QMessageBox.StandardButton
 
 
 class TrainingSession(QObject):
-    """Everything training adds to a MainWindow: the Training dock, the Run menu and toolbar entries."""
+    """Training's parts for a window: `actions` (Run, Pause, Stop), `device_picker`, `dock` (the Training
+    dock) and `status_widget`; what it needs from the window comes in as plain arguments.
+
+    `save` saves the project and returns whether it did (called when Run finds it unsaved: Run needs the
+    answer at once, so it is a callable and not a signal); `display_name` names the project in questions;
+    `parent` owns the session and parents its question boxes.
+    """
 
     started = Signal()
     finished = Signal(object)  # the Outcome, once the document shows the run
+    busy_changed = Signal(bool)  # a run began (True) or ended: file actions that move the project wait
     activity_changed = Signal()  # `activity` changed: the window title follows it
+    message = Signal(str, bool)  # a transient status text, and whether it reports a failure
+    problems_wanted = Signal()  # Run refused a model with problems: show the list of them
+    panel_wanted = Signal(float)  # bring `dock` forward, at least this share of the window's height
 
-    def __init__(self, window) -> None:
-        super().__init__(window)
-        self.window, self.doc = window, window.doc
+    def __init__(self, doc: Document, *, save: Callable[[], bool], display_name: Callable[[], str],
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.doc = doc
+        self._save, self._display_name, self._dialog_parent = save, display_name, parent
+        self._busy = False
         self.controller = TrainingController(self)
         self.panel = TrainingPanel()
-        self.dock = window._dock("Training", "TrainingDock", self.panel,
-                                 Qt.DockWidgetArea.BottomDockWidgetArea)
-        window.tabifyDockWidget(window.bottom_dock, self.dock)
-        window.bottom_dock.raise_()  # the summary stays in front until a run starts
-        window.view_menu.addAction(self.dock.toggleViewAction())
-        self.controls = RunControls(window, self.run, self.toggle_pause, self.stop)
-        self.state_label = QLabel()
-        self.state_label.setContentsMargins(8, 0, 8, 0)
-        self.state_label.hide()
-        window.statusBar().addPermanentWidget(self.state_label)
+        self.dock = QDockWidget("Training", parent)
+        self.dock.setObjectName("TrainingDock")  # saved window states name the dock by it
+        self.dock.setWidget(self.panel)
+        self.controls = RunControls(self.run, self.toggle_pause, self.stop, self)
+        self.status_widget = QLabel()
+        self.status_widget.setContentsMargins(8, 0, 8, 0)
+        self.status_widget.hide()
         self.controller.updates.connect(self.panel.apply)
         self.controller.loading.connect(self.panel.loading)
         self.controller.state_changed.connect(self._state_changed)
         self.controller.finished.connect(self._finished)
+        self.controller.stop_overdue.connect(self.panel.offer_end_now)  # a stuck stop: offer End Now
+        self.panel.end_now_button.clicked.connect(lambda _checked=False: self.controller.end_now())
         self.doc.replaced.connect(self._project_shown)
         self.doc.changed.connect(self._follow_device_setting)
         self.doc.runs_changed.connect(self._runs_changed)
@@ -64,6 +84,16 @@ class TrainingSession(QObject):
         if app is not None:  # quitting without closing the window still joins the worker
             app.aboutToQuit.connect(self.controller.shutdown)
         self._project_shown()
+
+    @property
+    def actions(self) -> list[QAction]:
+        """Run, Pause/Resume and Stop, for a Run menu and the toolbar."""
+        return self.controls.actions
+
+    @property
+    def device_picker(self) -> QComboBox:
+        """Where runs started here train; it belongs beside the actions on the toolbar."""
+        return self.controls.device_picker
 
     @property
     def running(self) -> bool:
@@ -77,9 +107,9 @@ class TrainingSession(QObject):
     # --- questions (replaced in tests) ----------------------------------------------------------------
 
     def ask_save_first(self) -> bool:
-        name = self.window.files.display_name()
+        name = self._display_name()
         answer = QMessageBox.question(
-            self.window, "Save before training",
+            self._dialog_parent, "Save before training",
             f"Runs and trained weights are stored beside the project file, so {name} must be saved before "
             "it trains.\n\nSave it now?", Answer.Save | Answer.Cancel, Answer.Save)
         return answer == Answer.Save
@@ -87,7 +117,7 @@ class TrainingSession(QObject):
     def ask_stop_and_close(self) -> bool:
         box = QMessageBox(QMessageBox.Icon.Question, "Training is running",
                           "Stop the training and close? The run is recorded with the weights it has so far.",
-                          parent=self.window)
+                          parent=self._dialog_parent)
         stop = box.addButton("Stop and Close", QMessageBox.ButtonRole.AcceptRole)
         box.addButton(Answer.Cancel)
         box.setDefaultButton(stop)
@@ -106,8 +136,8 @@ class TrainingSession(QObject):
             self._show_problems(len(problems))
             return False
         if (self.doc.project.path is None or self.doc.modified) and not (self.ask_save_first()
-                                                                          and self.window.save()):
-            self.window.show_message("Training needs the project saved first", error=True)
+                                                                          and self._save()):
+            self.message.emit("Training needs the project saved first", True)
             return False
         project = copy.deepcopy(self.doc.project)  # the worker's own: the document stays the GUI's
         self.doc.lock(LOCK_REASON)
@@ -118,11 +148,8 @@ class TrainingSession(QObject):
         return True
 
     def show_panel(self) -> None:
-        """Bring the Training dock forward, tall enough for its curves."""
-        self.dock.show()
-        self.dock.raise_()
-        height = max(self.dock.height(), int(self.window.height() * DOCK_SHARE))
-        self.window.resizeDocks([self.dock], [height], Qt.Orientation.Vertical)
+        """Ask for the Training dock in front, tall enough for its curves (the window sizes its docks)."""
+        self.panel_wanted.emit(DOCK_SHARE)
 
     def toggle_pause(self) -> None:
         if self.controller.state == "paused":
@@ -149,27 +176,35 @@ class TrainingSession(QObject):
     def set_devices(self, choices: list[tuple[str, str]]) -> None:
         self.controls.set_devices(choices)
 
+    def keep_warm(self, delay_ms: int = WARM_DELAY_MS) -> None:
+        """From now on keep a training process ready (torch imported), so Run starts at once; the first
+        is started `delay_ms` after this call, once the window has settled."""
+        self.controller.keep_warm = True
+        QTimer.singleShot(delay_ms, self.controller.prewarm)
+
+    def shutdown(self) -> None:
+        """The window is closing: let the warm process go (a run was stopped by confirm_close)."""
+        self.controller.shutdown()
+
     # --- following the run and the document ---------------------------------------------------------
 
     def _show_problems(self, count: int) -> None:
-        window = self.window
-        window.bottom_dock.show()
-        window.bottom_dock.raise_()
-        window.bottom_tabs.setCurrentWidget(window.problems)
-        window.show_message(f"Cannot train: the model has {count} problem{'s' if count > 1 else ''} "
-                            "(see Problems)", error=True)
+        self.problems_wanted.emit()
+        self.message.emit(f"Cannot train: the model has {count} problem{'s' if count > 1 else ''} "
+                          "(see Problems)", True)
 
     def _state_changed(self, state: str) -> None:
         idle = state == "idle"
         self.controls.set_state(state)
         self.panel.set_state(state)
-        for action in (self.window.new_action, self.window.open_action, self.window.save_as_action):
-            action.setEnabled(idle)
-        self.window.recent_menu.setEnabled(idle and not self.window.recent_menu.isEmpty())
-        self.state_label.setVisible(not idle)
-        self.state_label.setText(f"● {self.activity}" if not idle else "")
-        self.state_label.setStyleSheet(f"color: {theme.palette().color(QPalette.ColorRole.Highlight).name()};"
-                                       " font-weight: bold;")
+        label = self.status_widget
+        label.setVisible(not idle)
+        label.setText(f"● {self.activity}" if not idle else "")
+        label.setStyleSheet(f"color: {theme.palette().color(QPalette.ColorRole.Highlight).name()};"
+                            " font-weight: bold;")
+        if self._busy == idle:
+            self._busy = not idle
+            self.busy_changed.emit(self._busy)
         self.activity_changed.emit()
 
     def _finished(self, outcome: Outcome) -> None:
@@ -181,7 +216,7 @@ class TrainingSession(QObject):
         failed = status == "failed" or bool(outcome.error)
         message = outcome.error or (outcome.record or {}).get("message", "")
         text = f"Training {STATUS_TEXT.get(status, status).lower()}" + (f": {message}" if message else "")
-        self.window.show_message(text, error=failed)
+        self.message.emit(text, failed)
         self.finished.emit(outcome)
 
     def _project_shown(self) -> None:

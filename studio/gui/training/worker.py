@@ -1,42 +1,43 @@
-"""The training run off the GUI thread: loads the data, trains through `studio.runs`, reports by signals.
+"""The window's side of a run: a worker thread that supervises the training process.
 
-The worker never touches a widget. Its callback turns each trainer event into a signal carrying a copy
-of plain data (dicts, lists, floats); the GUI decides when to draw it.
+The run itself is `model-studio train FILE --events - --control -` in a process of its own (a warm one
+when there is one), so the window's interpreter never trains, never holds a GPU, and survives
+whatever happens to the run. The worker reads the process' events and hands them on as a signal;
+pause, resume and stop go down its control channel; End now ends the process. When the process ends
+without saying how the run ended (killed, crashed), the worker records the run as failed with the
+weights of its last completed epoch and says what happened.
 """
 
 from __future__ import annotations
 
-import copy
 import logging
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from time import monotonic
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal, Slot
-
 from studio.core.errors import StudioError, failure_text
-from studio.core.project import Project
-from studio.train.callbacks import Callback, Info
+from studio.gui.background import Cancelled
+from studio.train import events
+from studio.train.process import TrainingProcess, WarmProcess, exit_text
 
 log = logging.getLogger(__name__)
-
-EVENTS = ("train_begin", "epoch_begin", "batch_end", "epoch_end", "grad_norms", "train_end")
-SEND_INTERVAL_S = 1 / 10  # batch reports are sent to the GUI in bunches, no more often than it redraws
-Event = tuple[str, dict[str, Any]]
 
 
 @dataclass
 class Outcome:
     """How a run ended. `record` is the run as stored (None when training never started); `runs` is the
-    project's run list after the engine recorded it; `saved` says whether the file was written."""
+    project's run list after it was recorded; `saved` says whether the file was written."""
 
     record: dict[str, Any] | None = None
     runs: list[dict[str, Any]] = field(default_factory=list)
     saved: bool = False
-    error: str = ""  # what went wrong outside the trainer (loading, preparing, saving)
+    error: str = ""  # what went wrong outside the trainer (loading, the process, saving)
     cancelled: bool = False  # stopped before the first batch: nothing was recorded
+    weights_agree: bool | None = None  # a run of several processes: all ended with rank 0's weights
 
     @property
     def status(self) -> str:
@@ -51,177 +52,188 @@ def gui_threads(project_threads: int, cores: int) -> int:
     return project_threads if project_threads > 0 else max(1, cores - 1)
 
 
-def device_setting(choice: str) -> tuple[str, int | None]:
-    """The device setting for a picker choice, and the CUDA index to make current ("cuda:1" -> cuda, 1):
-    the project setting names only the kind of device."""
-    kind, _, index = choice.partition(":")
-    return kind, int(index) if index.isdigit() else None
+def usable_cores() -> int:
+    """CPU cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS and Windows have no affinity call
+        return os.cpu_count() or 1
 
 
-def _plain(value: Any) -> Any:
-    """A copy made of plain containers, so nothing the trainer holds crosses to the GUI thread."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
+@dataclass(frozen=True)
+class Launch:
+    """How a picker choice runs: the device setting, the ranks, and the GPU "cuda" means."""
+
+    device: str
+    processes: int = 1
+    visible_gpu: str | None = None
+
+    @classmethod
+    def of(cls, choice: str) -> Launch:
+        """"auto", "cpu", "mps", "cuda:1" (that GPU), "cpu*2" (2 CPU processes), "cuda*4" (4 GPUs)."""
+        kind, star, count = choice.partition("*")
+        if star:
+            return cls(kind, max(1, int(count)) if count.isdigit() else 1)
+        kind, _, index = choice.partition(":")
+        return cls(kind, 1, index if index.isdigit() else None)
+
+    def argv(self, path: Path, threads: int) -> list[str]:
+        per_rank = max(1, threads // self.processes)
+        return ["train", str(path), "--events", "-", "--control", "-", "--device", self.device,
+                "--threads", str(per_rank)]
+
+    def env(self) -> dict[str, str]:
+        return {"CUDA_VISIBLE_DEVICES": self.visible_gpu} if self.visible_gpu is not None else {}
 
 
-class _Cancelled(Exception):
-    """Stop was pressed while the data was loading."""
+class _Seen:
+    """What the events said so far: enough to record the run if the process never does."""
+
+    def __init__(self) -> None:
+        self.begin: events.Begin | None = None
+        self.started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        self.epochs: list[dict[str, Any]] = []
+        self.batch: events.Batch | None = None
+        self.batch_loss: list[float] = []
+        self.end: events.End | None = None
+
+    def take(self, event: events.Event) -> None:
+        if isinstance(event, events.Begin):
+            self.begin = event
+            self.epochs = [dict(e) for e in event.history]
+        elif isinstance(event, events.Batch):
+            self.batch = event
+            if event.loss is not None:
+                self.batch_loss.append(event.loss)
+        elif isinstance(event, events.EpochEnd):
+            self.epochs.append({"epoch": event.epoch, **event.metrics, "lr": event.lr, "time_s": event.time_s,
+                                "samples_per_s": event.samples_per_s})
+        elif isinstance(event, events.End):
+            self.end = event
+
+    def where(self) -> str:
+        if self.batch is None:
+            return "before its first batch"
+        return f"at epoch {self.batch.epoch}, batch {self.batch.batch} of {self.batch.batches}"
+
+    def as_record(self) -> dict[str, Any]:
+        begin = self.begin
+        assert begin is not None
+        return {"started": self.started, "device": begin.device, "settings": begin.settings,
+                "epochs": self.epochs, "batch_loss": self.batch_loss,
+                "elapsed": self.batch.elapsed if self.batch else 0.0}
 
 
-class SignalCallback(Callback):
-    """Hands trainer events to `emit` as lists of (name, plain copy), oldest first; remembers the record.
+class TrainingWorker:
+    """Supervises one run of the project saved at `path`: `supervise(report)` runs on a background
+    thread, reports each event and returns the Outcome; the control methods come from the GUI thread."""
 
-    Batch and gradient reports are sent at most every `interval` seconds, the others at once: each
-    signal wakes the GUI thread, and a wake-up per batch took the interpreter lock from the training
-    thread hundreds of times a second.
-    """
-
-    def __init__(self, emit: Callable[[list[Event]], None], interval: float = SEND_INTERVAL_S) -> None:
-        self._emit = emit
-        self.notes: list[str] = []  # about the data (files skipped), shown with the run's first line
-        self._interval = interval
-        self._pending: list[Event] = []
-        self._due = 0.0
-        self._lock = threading.Lock()  # flush() may come from the GUI thread (on pause)
-        self.record: dict[str, Any] | None = None
-
-    def _offer(self, name: str, info: Info, *, urgent: bool = True) -> None:
-        with self._lock:
-            self._pending.append((name, _plain(info)))
-            now = monotonic()
-            if urgent or now >= self._due:
-                self._due = now + self._interval
-                self._send()
-
-    def flush(self) -> None:
-        with self._lock:
-            self._send()
-
-    def _send(self) -> None:
-        if self._pending:
-            events, self._pending = self._pending, []
-            self._emit(events)
-
-    def on_train_begin(self, info: Info) -> None:
-        self._offer("train_begin", {**info, "notes": list(self.notes)})
-
-    def on_epoch_begin(self, info: Info) -> None:
-        self._offer("epoch_begin", info, urgent=False)
-
-    def on_batch_end(self, info: Info) -> None:
-        self._offer("batch_end", info, urgent=False)
-
-    def on_epoch_end(self, info: Info) -> None:
-        self._offer("epoch_end", info)
-
-    def on_grad_norms(self, info: Info) -> None:
-        self._offer("grad_norms", info, urgent=False)
-
-    def on_train_end(self, info: Info) -> None:
-        self.record = _plain(info["result"])
-        self._offer("train_end", info)
-
-
-class TrainingWorker(QObject):
-    """Runs one training of `project` (a copy the GUI no longer touches) when its thread starts."""
-
-    events = Signal(list)  # [(trainer event name (see EVENTS), its info), ...], oldest first
-    loading = Signal(int, int)  # files (or chunks) of the dataset read so far, and in all
-    finished = Signal(object)  # the Outcome
-
-    def __init__(self, project: Project, device: str) -> None:
-        super().__init__()
-        self.project = project
-        self.device = device
+    def __init__(self, path: Path, device: str, threads: int, warm: WarmProcess | None = None) -> None:
+        self.path = Path(path)
+        self.launch = Launch.of(device)
+        self.threads = threads
+        self.warm = warm
         self.outcome: Outcome | None = None
-        self._control = threading.Lock()  # orders stop/pause against the trainer being set up
-        self._trainer: Any = None
-        self._callback = SignalCallback(self.events.emit)
-        self._stop = False
-        self._pause = False
+        self.process: TrainingProcess | None = None
+        self._control = threading.Lock()  # orders control requests against the process being started
+        self._asked: list[str] = []  # control lines asked for before the process existed
 
     # --- control, from the GUI thread -----------------------------------------------------------------
 
     def stop(self) -> None:
-        with self._control:
-            self._stop = True
-            if self._trainer is not None:
-                self._trainer.stop()
+        self._send("stop")
 
     def pause(self) -> None:
-        with self._control:
-            self._pause = True
-            if self._trainer is not None:
-                self._trainer.pause()
-        self._callback.flush()  # what was trained before the pause is shown during it
+        self._send("pause")
 
     def resume(self) -> None:
+        self._send("resume")
+
+    def end_now(self) -> None:
+        """End the training process at once; the run keeps the weights of its last completed epoch."""
         with self._control:
-            self._pause = False
-            if self._trainer is not None:
-                self._trainer.resume()
+            self._asked.append("end_now")
+            process = self.process
+        if process is not None:
+            process.end_now()
+
+    def _send(self, command: str) -> None:
+        with self._control:
+            process = self.process
+            if process is None:
+                self._asked.append(command)
+        if process is not None:
+            process.send(command)
 
     # --- the run, on the worker thread ----------------------------------------------------------------
 
-    @Slot()
-    def run(self) -> None:
-        self.outcome = self._train()
-        self.finished.emit(self.outcome)
-
-    def _train(self) -> Outcome:
-        callback = self._callback
-        project = self.project
+    def supervise(self, report: Callable[[events.Event], None]) -> Outcome:
         try:
-            job = self._prepare(callback)
-        except _Cancelled:
-            return Outcome(cancelled=True)
-        except StudioError as exc:
-            return Outcome(error=str(exc))
-        except Exception as exc:  # out of memory, a broken dataset file: say what, keep the studio going
-            log.exception("preparing the training failed")
-            return Outcome(error=failure_text(exc))
-        from studio.data import skipped_message
+            self.outcome = self._supervise(report)
+        except Cancelled:  # the window is going: the run stops after its batch and records itself
+            if self.process is not None:
+                self.process.close_control()
+            raise
+        except Exception as exc:  # the worker must always finish, whatever happened
+            log.exception("supervising the training process failed")
+            if self.process is not None:
+                self.process.end_now()
+            self.outcome = Outcome(error=failure_text(exc))
+        return self.outcome
 
-        note = skipped_message(job.data.info)
-        if note:
-            callback.notes.append(note)
+    def _supervise(self, report: Callable[[events.Event], None]) -> Outcome:
         with self._control:
-            if self._stop:
+            if "stop" in self._asked or "end_now" in self._asked:
                 return Outcome(cancelled=True)
-            self._trainer = job.trainer
-            if self._pause:
-                job.trainer.pause()
+            try:
+                process = self.process = TrainingProcess.start(
+                    self.launch.argv(self.path, self.threads), processes=self.launch.processes,
+                    env=self.launch.env(), warm=self.warm)
+            except OSError as exc:
+                return Outcome(error=f"the training process could not be started: {exc.strerror or exc}")
+            for command in self._asked:
+                process.send(command)
+        seen = _Seen()
+        for event in process.events():
+            seen.take(event)
+            report(event)
+        code = process.wait()
+        return self._outcome(process, code, seen)
+
+    def _outcome(self, process: TrainingProcess, code: int | None, seen: _Seen) -> Outcome:
+        end = seen.end
+        if end is not None:
+            if end.record is None:
+                return (Outcome(cancelled=True) if end.status == "stopped"
+                        else Outcome(error=end.message or f"the training process {exit_text(code)}"))
+            return Outcome(record=end.record, runs=self._runs_on_disk([end.record]), saved=end.saved,
+                           error="" if end.saved else end.message, weights_agree=end.weights_agree)
+        ended_now = process.ended_by_us
+        what = ("was ended at once (End now)" if ended_now else f"{exit_text(code)}") + f" {seen.where()}"
+        detail = "" if ended_now else process.last_error()
+        if seen.begin is None:  # it ended before training began: nothing to record
+            return Outcome(error=f"the training process {what}" + (f": {detail}" if detail else ""))
+        kept = (f"; the run keeps the weights of epoch {seen.epochs[-1]['epoch']}" if seen.epochs
+                else "; no epoch had ended, so no weights were kept")
+        message = f"the training process {what}" + (f" ({detail})" if detail else "") + kept
+        status = "stopped" if ended_now else "failed"
         try:
-            job.run()  # trains, copies the weights beside the project, saves the project with the run
-        except Exception as exc:
-            log.exception("training or recording the run failed")
-            message = failure_text(exc)
-            record = callback.record
-            if record is None:  # the trainer refused to start
-                return Outcome(error=message)
-            runs = copy.deepcopy(project.runs)
-            if not any(r.get("id") == record["id"] for r in runs):  # its weights never reached the folder
-                runs.append({**record, "weights": None})
-            return Outcome(record=runs[-1], runs=runs, error=f"the run could not be saved: {message}")
-        return Outcome(record=copy.deepcopy(project.runs[-1]), runs=copy.deepcopy(project.runs), saved=True)
+            from studio.runs import record_lost_run
 
-    def _prepare(self, callback: SignalCallback) -> Any:
-        from studio.runs import prepare_training
-        from studio.train.devices import cpu_count
+            record = record_lost_run(self.path, seen.begin.run_id, status=status, message=message,
+                                     seen=seen.as_record())
+        except StudioError as exc:
+            return Outcome(record={"id": seen.begin.run_id, "status": status, "message": message,
+                                   "epochs": seen.epochs, "weights": None},
+                           error=f"{message}; the run could not be recorded: {exc}")
+        return Outcome(record=record, runs=self._runs_on_disk([record]), saved=True,
+                       error="" if ended_now else message)
 
-        kind, index = device_setting(self.device)
-        if index is not None:
-            import torch
+    def _runs_on_disk(self, fallback: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The project's runs as the file holds them now (the run was just added there)."""
+        from studio.core.project import load_project
 
-            torch.cuda.set_device(index)  # the trainer resolves "cuda" to this thread's current GPU
-        threads = gui_threads(int(self.project.training.get("threads", 0)), cpu_count())
-        return prepare_training(self.project, overrides={"device": kind, "threads": threads},
-                                callbacks=[callback], progress=self._progress)
-
-    def _progress(self, done: int, total: int) -> None:
-        if self._stop:
-            raise _Cancelled
-        self.loading.emit(done, total)
+        try:
+            return load_project(self.path).runs
+        except StudioError:
+            return fallback

@@ -52,16 +52,16 @@ def test_closing_the_window_mid_run_stops_and_joins_the_worker(qtbot, trainer, d
     session = trainer.training
     assert session.run()
     wait_for_batches(qtbot, trainer, 2)
-    thread = session.controller._thread
+    task = session.controller._task
 
     training_answers.stop_and_close = False
     assert not trainer.close()  # Cancel: the window stays and the run goes on
-    assert trainer.isVisible() and session.running and thread.isRunning()
+    assert trainer.isVisible() and session.running and task.running
 
     training_answers.stop_and_close = True
     assert trainer.close()
     assert training_answers.asked == ["stop_and_close", "stop_and_close"]
-    assert not session.running and thread.isFinished()
+    assert not session.running and not task.running
     saved = load_project(path)
     assert saved.runs[-1]["status"] == "stopped"
     assert saved.runs == trainer.doc.project.runs and not trainer.doc.modified

@@ -42,8 +42,8 @@ def test_edits_are_refused_while_training_and_allowed_after(qtbot, trainer, digi
     assert (doc.undo_stack.count(), doc.undo_stack.index()) == (2, 1)
     assert tuple(trainer.scene.node_items["n2"].pos().toTuple()) == doc.graph.node("n2").pos
     assert trainer.statusBar().currentMessage() == LOCK_REASON
-    assert "Training" in trainer.windowTitle() and trainer.training.state_label.isVisible()
-    assert not trainer.training.controls.device_picker.isEnabled()
+    assert "Training" in trainer.windowTitle() and trainer.training.status_widget.isVisible()
+    assert not trainer.training.device_picker.isEnabled()
     assert not trainer.open_action.isEnabled() and not trainer.new_action.isEnabled()
 
     with qtbot.waitSignal(trainer.training.finished, timeout=RUN_TIMEOUT_MS):
@@ -53,4 +53,4 @@ def test_edits_are_refused_while_training_and_allowed_after(qtbot, trainer, digi
     assert commands.set_params(doc, "n6", {"units": 64})
     trainer.undo_action.trigger()
     assert doc.graph.node("n6").params["units"] == 128
-    assert trainer.open_action.isEnabled() and trainer.training.controls.device_picker.isEnabled()
+    assert trainer.open_action.isEnabled() and trainer.training.device_picker.isEnabled()

@@ -20,7 +20,7 @@ from studio.gui.training.gradients_view import (
     warning_text,
 )
 from studio.gui.training.text import best_value, clock, end_line, progress_text, run_label
-from studio.gui.training.worker import device_setting, gui_threads
+from studio.gui.training.worker import Launch, gui_threads
 
 
 def test_series_grow_by_doubling_and_hand_out_views():
@@ -87,17 +87,41 @@ def test_words_of_the_progress_line_and_the_log():
 
 def test_the_window_leaves_a_core_for_itself_unless_the_project_chose():
     assert gui_threads(0, 8) == 7 and gui_threads(0, 1) == 1 and gui_threads(3, 8) == 3
-    assert device_setting("cuda:1") == ("cuda", 1) and device_setting("cpu") == ("cpu", None)
+    assert Launch.of("cuda:1") == Launch("cuda", 1, "1") and Launch.of("cpu") == Launch("cpu")
+    assert Launch.of("cpu*2") == Launch("cpu", 2) and Launch.of("cuda*4").processes == 4
+    two = Launch.of("cpu*2")
+    assert two.argv("p.studio", 7)[-2:] == ["--threads", "3"] and two.env() == {}  # the cores shared out
+    assert Launch.of("cuda:1").env() == {"CUDA_VISIBLE_DEVICES": "1"}
 
 
 def test_the_device_picker_lists_what_this_machine_has():
     choices = [("cuda:0", "NVIDIA H200"), ("cuda:1", "NVIDIA H200"), ("cpu", "CPU (16 cores)")]
     entries = device_entries(choices, "auto")
-    assert [device for _, device in entries] == ["auto", "cuda:0", "cuda:1", "cpu"]
+    assert [device for _, device in entries] == ["auto", "cuda:0", "cuda:1", "cuda*2", "cpu"]
     assert entries[0][0] == "Auto: NVIDIA H200 (cuda:0)" and entries[2][0] == "NVIDIA H200 (cuda:1)"
-    assert chosen_entry(entries, "cpu") == 3 and chosen_entry(entries, "cuda") == 1
+    assert chosen_entry(entries, "cpu") == 4 and chosen_entry(entries, "cuda") == 1
     missing = device_entries([("cpu", "CPU (2 cores)")], "mps")
     assert missing[-1] == ("MPS (not on this machine)", "mps") and chosen_entry(missing, "mps") == 2
+
+
+def test_the_device_picker_offers_several_processes_where_the_machine_has_them():
+    def devices(choices, cores, setting="auto"):
+        return [device for _, device in device_entries(choices, setting, cores)]
+
+    two_gpus = [("cuda:0", "NVIDIA H200"), ("cuda:1", "NVIDIA H200"), ("cpu", "CPU (16 cores)")]
+    entries = device_entries(two_gpus, "auto", cores=16)
+    assert devices(two_gpus, 16) == ["auto", "cuda:0", "cuda:1", "cuda*2", "cpu", "cpu*2", "cpu*4"]
+    assert entries[3][0] == "All 2 GPUs (NCCL)"
+    assert entries[5][0] == "2 processes (CPU, gloo)" and entries[6][0] == "4 processes (CPU, gloo)"
+    assert chosen_entry(entries, "cpu") == 4 and chosen_entry(entries, "cuda*2") == 3
+
+    one_gpu = [("cuda:0", "NVIDIA H200"), ("cpu", "CPU (7 cores)")]
+    assert devices(one_gpu, 7) == ["auto", "cuda:0", "cpu", "cpu*2"]
+    assert devices([("cpu", "CPU (8 cores)")], 8) == ["auto", "cpu", "cpu*2", "cpu*4"]
+    assert devices([("cpu", "CPU (1 core)")], 1) == ["auto", "cpu"]
+    assert devices([("none", "unavailable (ImportError)")], 8) == ["auto"]
+    # A project asking for more GPUs than there are is told so at Run.
+    assert device_entries(one_gpu, "cuda*4", cores=2)[-1] == ("CUDA*4 (not on this machine)", "cuda*4")
 
 
 def test_the_axes_move_only_when_the_values_leave_them():
