@@ -315,3 +315,18 @@ def test_two_processes_stop_together_and_rank_0_alone_speaks(tmp_path, proc_clea
     assert code == 0 and end["status"] == "stopped" and end["weights_agree"] is True, stderr
     assert process.kinds().count("begin") == 1 and process.kinds().count("end") == 1
     assert [r["id"] for r in load_project(path).runs] == [end["run_id"]]
+
+
+@pytest.mark.timeout(60)
+def test_an_unexpected_end_is_explained_by_the_error_it_printed_never_by_progress():
+    from studio.train.process import TrainingProcess, _spawn
+
+    script = ("import sys; print('Epoch 3/10', file=sys.stderr); "
+              "print('RuntimeError: CUDA error: an illegal memory access', file=sys.stderr); "
+              "print('Epoch 4/10', file=sys.stderr); sys.exit(1)")
+    process = TrainingProcess(_spawn([sys.executable, "-c", script], None))
+    assert list(process.events()) == [] and process.wait(30) == 1
+    assert process.last_error() == "RuntimeError: CUDA error: an illegal memory access"
+    quiet = TrainingProcess(_spawn([sys.executable, "-c", "import sys; print('Epoch 1/2', file=sys.stderr)"],
+                                   None))
+    assert quiet.wait(30) == 0 and quiet.last_error() == ""

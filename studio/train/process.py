@@ -22,6 +22,7 @@ from pathlib import Path
 from studio.train import events
 
 STDERR_LINES = 40  # kept to explain an unexpected end
+ERROR_MARKS = ("error", "fault", "killed", "abort", "terminate called")  # lines that say why it ended
 
 
 def studio_command(argv: Sequence[str], processes: int = 1) -> list[str]:
@@ -130,12 +131,13 @@ class TrainingProcess:
         return self._popen.poll()
 
     def last_error(self) -> str:
-        """The last line on its standard error that reads as an error, else its last line."""
-        lines = list(self.stderr_tail)
-        for line in reversed(lines):
-            if "error" in line.lower() or line.startswith(("Traceback", "RuntimeError", "MemoryError")):
-                return line.strip()
-        return lines[-1].strip() if lines else ""
+        """The last line on its standard error that reads as an error ("" when none does): what a crash
+        printed, never a progress line."""
+        for line in reversed(self.stderr_tail):
+            text = line.strip()
+            if any(mark in text.lower() for mark in ERROR_MARKS):
+                return text
+        return ""
 
 
 def exit_text(code: int | None) -> str:

@@ -164,9 +164,8 @@ class GradientsView(QWidget):
             self._time_drawn = False
         for layer, value in norms.items():
             series = self.series.get(layer)
-            if series is None:
+            if series is None:  # its plot item is made when it is first drawn
                 series = self.series[layer] = GrowingSeries(256)
-                self._add_item(layer)
             # A zero norm cannot sit on a log axis; it is as vanished as a gradient gets.
             series.append(x, value if value > 0 else VANISHING_NORM / 100)
 
@@ -181,6 +180,11 @@ class GradientsView(QWidget):
             self._show_status()
         if count != self._drawn and self.isVisible():
             self._drawn = count
+            new = [layer for layer in self.series if layer not in self.items]
+            for layer in new:
+                self._add_item(layer)
+            if new:
+                self._show_legend()
             for layer, series in self.series.items():
                 self.items[layer].setData(series.x, series.y)
         if not self._time_drawn and self.isVisible():
@@ -213,7 +217,6 @@ class GradientsView(QWidget):
         item.setDownsampling(auto=True, method="peak")
         self.plot.addItem(item)
         self.items[layer] = item
-        self._show_legend()
 
     def _show_legend(self) -> None:
         self.legend.setText(LEGEND_GAP.join(swatch(series_colour(i), "━━", layer)

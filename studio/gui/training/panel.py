@@ -7,6 +7,7 @@ last call; the plots are built the first time they are needed (pyqtgraph takes a
 from __future__ import annotations
 
 from collections.abc import Mapping
+from time import monotonic
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, Qt, QTimer
@@ -109,7 +110,7 @@ class TrainingPanel(QWidget):
         # The curves follow at most PLOTS_HZ, the progress line at every update.
         self._plot_timer = QTimer(self)
         self._plot_timer.setSingleShot(True)
-        self._plot_timer.setInterval(1000 // PLOTS_HZ)
+        self._plots_drawn_at = 0.0  # monotonic time of the last redraw of the plots
         self._plot_timer.timeout.connect(self._redraw_plots)
         self.runs_list.shown_changed.connect(self._show_runs)
 
@@ -227,12 +228,14 @@ class TrainingPanel(QWidget):
         if not self._live_drawn and self._last_batch:  # the run's first batches show at once
             self._live_drawn = True
             self._redraw_plots()
-        if not self._plot_timer.isActive():
-            self._plot_timer.start()
+        if not self._plot_timer.isActive():  # due PLOTS_HZ after the last redraw, not after this update
+            since = monotonic() - self._plots_drawn_at
+            self._plot_timer.start(max(0, round(1000 / PLOTS_HZ - since * 1000)))
 
     def _redraw_plots(self) -> None:
         if self.curves is None or self.gradients is None:
             return
+        self._plots_drawn_at = monotonic()
         self.curves.refresh(LIVE)
         self.gradients.refresh()
         self._mark_gradients_tab()

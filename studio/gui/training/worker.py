@@ -209,7 +209,7 @@ class TrainingWorker:
             return Outcome(record=end.record, runs=self._runs_on_disk([end.record]), saved=end.saved,
                            error="" if end.saved else end.message, weights_agree=end.weights_agree)
         ended_now = process.ended_by_us
-        what = ("was ended at once (End now)" if ended_now else f"{exit_text(code)}") + f" {seen.where()}"
+        what = ("was ended by End Now" if ended_now else f"{exit_text(code)}") + f" {seen.where()}"
         detail = "" if ended_now else process.last_error()
         if seen.begin is None:  # it ended before training began: nothing to record
             return Outcome(error=f"the training process {what}" + (f": {detail}" if detail else ""))

@@ -67,7 +67,7 @@ def test_a_stop_that_does_not_end_the_run_offers_end_now(qtbot, trainer, digits_
         if session.running:
             os.kill(pid, signal.SIGCONT)
     outcome = blocker.args[0]
-    assert outcome.status == "stopped" and "End now" in outcome.record["message"]
+    assert outcome.status == "stopped" and "ended by End Now" in outcome.record["message"]
     (run,) = load_project(path).runs
     assert run["status"] == "stopped" and (path.parent / run["weights"]).is_file()
     assert not session.panel.end_now_button.isVisible()
