@@ -253,15 +253,15 @@ def test_the_warm_process_runs_the_train_command_it_is_handed(tmp_path):
     assert not warm.alive  # handed over: the next run needs a new one
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(180)
 def test_a_warm_process_that_is_not_needed_exits_quietly():
     from studio.train.process import WarmProcess
 
     warm = WarmProcess()
     warm.start()
     popen = warm._popen
-    warm.close()
-    assert popen.wait(30) == 0
+    warm.close()  # returns at once, even while it still imports torch
+    assert popen.wait(120) == 0
 
 
 def test_exit_text_names_the_signal():

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from studio.train import events
 
+WARM_EXIT_S = 120  # a warm process let go exits by itself once imported; later it is ended
 STDERR_LINES = 40  # kept to explain an unexpected end
 ERROR_MARKS = ("error", "fault", "killed", "abort", "terminate called")  # lines that say why it ended
 
@@ -226,7 +227,8 @@ class WarmProcess:
         return popen
 
     def close(self) -> None:
-        """Let the waiting process go (the end of its input makes it exit)."""
+        """Let the waiting process go: the end of its input makes it exit once it has finished warming up.
+        Nobody waits for that; a thread reaps it, and ends it if it is still there after WARM_EXIT_S."""
         with self._lock:
             popen, self._popen = self._popen, None
             self.ready.clear()
@@ -235,7 +237,12 @@ class WarmProcess:
         with contextlib.suppress(OSError, ValueError):
             assert popen.stdin is not None
             popen.stdin.close()
-        try:
-            popen.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            kill_tree(popen.pid)
+        threading.Thread(target=_reap, args=(popen,), name="warm-process-exit", daemon=True).start()
+
+
+def _reap(popen: subprocess.Popen) -> None:
+    try:
+        popen.wait(timeout=WARM_EXIT_S)
+    except subprocess.TimeoutExpired:
+        kill_tree(popen.pid)
+        popen.wait()
