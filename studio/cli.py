@@ -9,6 +9,7 @@
     model-studio export FILE --format F  PyTorch source, TorchScript, ONNX or safetensors
     model-studio import SOURCE --output FILE   a project from Keras JSON or a PyTorch module
     model-studio make-images FOLDER     write a generated image-folder dataset
+    model-studio cache [--clear]        the cache of decoded image folders: list it, or free it
 
 Every failure the user can fix is one line on stderr naming the file and field, and exit status 2;
 a bad argument too: the line names the option and what it takes, and points to the command's --help.
@@ -174,6 +175,11 @@ def _parser() -> tuple[argparse.ArgumentParser, list[str]]:
                         help=f"image width and height in pixels, {SIZE_RANGE[0]} to {SIZE_RANGE[1]}")
     images.add_argument("--seed", type=whole_number(0, MAX_SEED), default=0)
     images.set_defaults(handler=_lazy("studio.commands.make_images", "run"))
+
+    cache = commands.add_parser("cache", help="list the on-disk cache of decoded image folders (folder, "
+                                "entries, sizes), or free it")
+    cache.add_argument("--clear", action="store_true", help="remove every entry and say how much was freed")
+    cache.set_defaults(handler=_lazy("studio.commands.cache", "run"))
     return parser, list(commands.choices)
 
 

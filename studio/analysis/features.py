@@ -59,10 +59,12 @@ def extract_features(model: GraphModule, x: Any, layer: str | None = None, *, ba
                      progress: Callable[[int, int], None] | None = None) -> np.ndarray:
     """The output of `layer` (default: `default_layer`) for every sample of `x`, as (N, D) float32.
 
-    Runs in batches, without gradients, in eval mode (restored afterwards), on the model's device.
+    Runs in batches, without gradients, in eval mode (restored afterwards), on the model's device;
+    uint8 images become the model's float input there, so the raw input's features are those values.
     """
     import torch
 
+    from studio.core.pixels import model_input
     from studio.train.predict import model_device
 
     name = check_layer(model, layer) if layer is not None else default_layer(model)
@@ -75,7 +77,7 @@ def extract_features(model: GraphModule, x: Any, layer: str | None = None, *, ba
     try:
         with torch.no_grad():
             for start in range(0, total, batch_size):
-                batch = inputs[start:start + batch_size].to(device)
+                batch = model_input(inputs[start:start + batch_size].to(device))
                 values = model.features(batch, [name])[name].reshape(batch.shape[0], -1)
                 if out is None:
                     out = _allocate(total, values.shape[1], name)

@@ -1,4 +1,5 @@
-"""Predictions for image files, each read, resized and scaled exactly as the image-folder dataset does."""
+"""Predictions for image files, each read and resized exactly as the image-folder dataset does, and held
+as the same uint8 pixels, so `predict` scales them as training did."""
 
 from __future__ import annotations
 
@@ -19,10 +20,10 @@ Ranking = list[tuple[str, float]]  # (class name, probability), most probable fi
 
 
 def image_batch(paths: Sequence[str | os.PathLike], shape: Sequence[int]) -> np.ndarray:
-    """The files as one (N, C, H, W) float32 batch scaled 0..1; a file that is no image is a DataError.
+    """The files as one (N, C, H, W) uint8 batch, as the image datasets hold their samples; a file that is
+    no image is a DataError.
 
     A named pipe or a device among `paths` is refused at once, never waited on."""
-    from studio.data.assemble import unit_float
     from studio.data.image_folder import read_image
 
     if not paths:
@@ -31,8 +32,7 @@ def image_batch(paths: Sequence[str | os.PathLike], shape: Sequence[int]) -> np.
     if channels not in (1, 3):
         raise AnalysisError(f"the model takes images with {channels} channels; image files give 1 (grey) or "
                             "3 (colour)")
-    pixels = np.stack([read_image(path, channels, height, width) for path in paths])
-    return unit_float(pixels)
+    return np.stack([read_image(path, channels, height, width) for path in paths])
 
 
 def predict_images(project: Project, run: Mapping[str, Any] | str | None,

@@ -8,6 +8,7 @@ OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 LOSSES = ("auto", "cross_entropy", "binary_cross_entropy", "mse", "mae", "huber")
 SCHEDULES = ("none", "step", "cosine", "plateau", "onecycle")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+CPU_PRECISIONS = ("auto", "bfloat16", "float32")
 _DECAYING = ("schedule", ("step", "plateau"))
 
 TRAINING_PARAMS = params(
@@ -36,7 +37,12 @@ TRAINING_PARAMS = params(
           "(0 = never).", minimum=0, maximum=100000),
     Param("grad_clip", "float", 0.0, "Clip the gradient norm to this value (0 = no clipping).",
           minimum=0.0, maximum=1e6),
-    Param("mixed_precision", "bool", True, "Use autocast (bfloat16/float16) when training on CUDA."),
+    Param("mixed_precision", "bool", True, "Use autocast: bfloat16 or float16 on CUDA, and on a CPU as "
+          "CPU precision says."),
+    Param("cpu_precision", "choice", "auto", "Precision of mixed-precision training on a CPU: auto picks "
+          "bfloat16 for convolutional models where the CPU does it natively and faster (checked once), "
+          "else float32.",
+          choices=CPU_PRECISIONS, label="CPU precision", shown_when=("device", ("auto", "cpu"))),
     Param("channels_last", "bool", True, "Use the channels-last memory layout for convolutional models."),
     Param("threads", "int", 0, "CPU threads for training (0 = every core).", minimum=0, maximum=1024),
     Param("grad_norm_every", "int", 10, "Report per-layer gradient norms every N batches (0 = never).",

@@ -1,9 +1,12 @@
 """The dataset catalog: built-in, generated, file-based and local torchvision datasets.
 
 Every dataset is one registered `DatasetSpec` whose settings are a `ParamSet`; `load_dataset` turns a
-name and settings into in-memory tensors plus a `DatasetInfo`. Importing this package does not import
+name and settings into in-memory tensors plus a `DatasetInfo`; images stay uint8 and `model_input`
+turns a batch of them into the model's float input. Importing this package does not import
 torch, torchvision or scikit-learn; loading a dataset does.
 """
+
+from studio.core.pixels import model_input
 
 # Importing the dataset modules registers their datasets.
 from studio.data import (  # noqa: F401
@@ -53,6 +56,7 @@ __all__ = [
     "clear_image_cache",
     "get_dataset_spec",
     "load_dataset",
+    "model_input",
     "register",
     "skipped_message",
     "validate_settings",

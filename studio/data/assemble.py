@@ -77,17 +77,12 @@ def target_range(y: np.ndarray) -> TargetRange:
                        whole=bool(np.all(distinct == np.round(distinct))), distinct=len(distinct))
 
 
-def unit_float(images: np.ndarray) -> np.ndarray:
-    """uint8 pixels 0..255 as float32 0..1."""
-    out = images.astype(np.float32)
-    out *= np.float32(1 / 255)
-    return out
-
-
 def assemble(train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray, val_y: np.ndarray,
              info: DatasetInfo, *, standardise_features: bool = False,
              augment: Callable[[Any], Any] | None = None) -> LoadedData:
-    """Tensors with the studio's dtypes: x float32 (token ids int64), y int64 classes or float32 (N, k)."""
+    """Tensors with the studio's dtypes: y int64 classes or float32 (N, k); x uint8 for images given as
+    uint8 pixels (kept as bytes: a batch becomes float through `studio.core.pixels.model_input`), int64
+    for token ids, float32 for everything else."""
     import torch
 
     if info.task == "classification":
@@ -100,7 +95,7 @@ def assemble(train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray, val_y:
         info.target_range = target_range(np.concatenate([np.ravel(train_y), np.ravel(val_y)]))
     if standardise_features:
         train_x, val_x, info.feature_mean, info.feature_std = standardise(train_x, val_x, info.feature_names)
-    x_dtype = np.int64 if info.sample_kind == "tokens" else np.float32
+    x_dtype = _x_dtype(info, train_x)
 
     def x_tensor(a: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(a, dtype=x_dtype))
@@ -112,6 +107,14 @@ def assemble(train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray, val_y:
 
     return LoadedData(x_tensor(train_x), y_tensor(train_y), x_tensor(val_x), y_tensor(val_y), info,
                       augment=augment)
+
+
+def _x_dtype(info: DatasetInfo, train_x: np.ndarray) -> type[np.generic]:
+    if info.sample_kind == "tokens":
+        return np.int64
+    if info.sample_kind == "image" and np.asarray(train_x).dtype == np.uint8:
+        return np.uint8
+    return np.float32
 
 
 def split_and_assemble(x: np.ndarray, y: np.ndarray, info: DatasetInfo, settings: dict[str, Any], *,

@@ -117,16 +117,19 @@ class DatasetInfo:
         return self.class_names[index] if 0 <= index < len(self.class_names) else str(index)
 
     def sample_image(self, x: Any) -> np.ndarray:
-        """One image sample (C, H, W) scaled 0..1 as an H x W x 3 uint8 array for display."""
+        """One image sample (C, H, W), uint8 pixels or floats scaled 0..1, as an H x W x 3 uint8 array for
+        display."""
         if self.sample_kind != "image":
             raise ValueError(f"dataset '{self.name}' holds {self.sample_kind} samples, not images")
-        array = _as_numpy(x).astype(np.float32)
+        array = _as_numpy(x)
         if array.ndim != 3:
             raise ValueError(f"expects one image (C, H, W), got an array of shape {array.shape}")
         if array.shape[0] == 1:
             array = np.repeat(array, 3, axis=0)
-        rgb = np.clip(array[:3].transpose(1, 2, 0) * 255.0 + 0.5, 0, 255)
-        return rgb.astype(np.uint8)
+        rgb = array[:3].transpose(1, 2, 0)
+        if rgb.dtype == np.uint8:
+            return np.ascontiguousarray(rgb)
+        return np.clip(rgb.astype(np.float32) * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
     def sample_text(self, x: Any, *, max_items: int = 12) -> str:
         """One row, point, sequence or token sample as a line of text, in the source data's units."""
@@ -176,7 +179,10 @@ def _relative(path: str, source: str) -> str:
 
 @dataclass
 class LoadedData:
-    """A dataset in memory, ready to be sliced into batches."""
+    """A dataset in memory, ready to be sliced into batches.
+
+    Byte images keep `train_x`/`val_x` as uint8; a batch becomes the model's input through
+    `studio.core.pixels.model_input`, once it is on the device."""
 
     train_x: Tensor
     train_y: Tensor

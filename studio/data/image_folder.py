@@ -4,7 +4,7 @@ Either `root/<class>/...` or `root/train/<class>/...`, split by `validation_spli
 `root/train/<class>/...` with `root/validation/<class>/...` (or `val/`) as the validation part.
 Images are decoded once and kept in memory as uint8, keyed by the folder, the target size and the
 files' sizes and modification times, so loading the same folder again (another training run,
-another model) costs no decoding.
+another model) costs no decoding. The loaded data stays uint8 too (see `studio.core.pixels`).
 
 Files from strangers are read safely: a named pipe, a device, a link to nowhere or a file that is not
 an image is skipped and listed in the dataset's `skipped`, never waited on; an image whose header
@@ -30,7 +30,7 @@ import numpy as np
 from studio.core.params import params
 from studio.core.safe_io import open_regular
 from studio.data import quiet_warnings
-from studio.data.assemble import assemble, split_indices, unit_float
+from studio.data.assemble import assemble, split_indices
 from studio.data.augment import build_augment
 from studio.data.base import DataError, DatasetInfo, DatasetSpec, LoadContext, LoadedData
 from studio.data.file_checks import MISSING, file_problem
@@ -109,8 +109,8 @@ def _load_image_folder(settings: dict[str, Any], context: LoadContext) -> Loaded
         _check_every_class_readable(listing.class_names, labels[~is_validation], root)
         train = np.random.default_rng(settings["seed"]).permutation(np.flatnonzero(~is_validation))
         val = np.flatnonzero(is_validation)
-    return assemble(unit_float(decoded.images[train]), labels[train],
-                    unit_float(decoded.images[val]), labels[val], info, augment=build_augment(settings))
+    return assemble(decoded.images[train], labels[train], decoded.images[val], labels[val], info,
+                    augment=build_augment(settings))
 
 
 def _decode_cached(root: Path, listing: _Listing, geometry: tuple[int, int, int],

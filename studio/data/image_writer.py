@@ -59,8 +59,9 @@ def write_image_folder(folder: str | Path, *, classes: Sequence[str] = ("cat", "
         for start in range(0, len(jobs), chunk_size):
             chunk = jobs[start:start + chunk_size]
             labels = np.asarray([label for _, label in chunk])
-            images = render_shapes(labels, height=height, width=width, channels=3, noise=noise, rng=rng)
-            pixels = (images.transpose(0, 2, 3, 1) * 255 + 0.5).astype(np.uint8)
+            images = render_shapes(labels, height=height, width=width, channels=3, noise=noise, rng=rng,
+                                   pixels=True)
+            pixels = np.ascontiguousarray(images.transpose(0, 2, 3, 1))
             list(pool.map(_write_png, [path for path, _ in chunk], pixels))
             if progress is not None:
                 progress(start + len(chunk), len(jobs))

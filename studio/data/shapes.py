@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from studio.core.params import Param, params
+from studio.core.pixels import pixels_from_unit
 from studio.data.assemble import split_and_assemble
 from studio.data.base import DatasetInfo, DatasetSpec, LoadContext, LoadedData, Progress
 from studio.data.image_settings import CHANNELS_SETTING, image_geometry, image_size_setting
@@ -33,12 +34,17 @@ _CHUNK = 256  # images rendered at once: bounds the temporary arrays to a few te
 
 
 def render_shapes(labels: np.ndarray, *, height: int, width: int, channels: int, noise: float,
-                  rng: np.random.Generator, progress: Progress | None = None) -> np.ndarray:
-    """Images (N, channels, height, width) float32 in 0..1; `labels` index into SHAPE_NAMES."""
-    out = np.empty((len(labels), channels, height, width), dtype=np.float32)
+                  rng: np.random.Generator, progress: Progress | None = None, pixels: bool = False
+                  ) -> np.ndarray:
+    """Images (N, channels, height, width) float32 in 0..1; `labels` index into SHAPE_NAMES.
+
+    With `pixels`, uint8 0..255 instead, rounded as an image file stores them, chunk by chunk so the
+    float images of all samples never exist at once."""
+    out = np.empty((len(labels), channels, height, width), dtype=np.uint8 if pixels else np.float32)
     for start in range(0, len(labels), _CHUNK):
         chunk = labels[start:start + _CHUNK]
-        out[start:start + len(chunk)] = _render_chunk(chunk, height, width, channels, noise, rng)
+        images = _render_chunk(chunk, height, width, channels, noise, rng)
+        out[start:start + len(chunk)] = pixels_from_unit(images) if pixels else images
         if progress is not None:
             progress(start + len(chunk), len(labels))
     return out
@@ -88,7 +94,7 @@ def _load_shapes(settings: dict[str, Any], context: LoadContext) -> LoadedData:
     rng = np.random.default_rng(settings["seed"])
     labels = balanced_labels(settings["n_samples"], settings["classes"], rng)
     images = render_shapes(labels, height=height, width=width, channels=channels, noise=settings["noise"],
-                           rng=rng, progress=context.progress)
+                           rng=rng, progress=context.progress, pixels=True)
     info = DatasetInfo(name="shapes", input_shape=images.shape[1:], task="classification",
                        class_names=list(SHAPE_NAMES[:settings["classes"]]), num_outputs=settings["classes"],
                        sample_kind="image", source="generated")

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from studio.core.params import Param, params
-from studio.data.assemble import assemble, unit_float
+from studio.data.assemble import assemble
 from studio.data.augment import build_augment
 from studio.data.base import DataError, DatasetInfo, DatasetSpec, LoadContext, LoadedData
 from studio.data.file_checks import MISSING, file_problem
@@ -119,8 +119,7 @@ def _loader(source: _Source):
         info = DatasetInfo(name=source.name, input_shape=train_x.shape[1:], task="classification",
                            class_names=class_names, num_outputs=len(class_names), sample_kind="image",
                            source=str(root / source.folder))
-        return assemble(unit_float(train_x), train_y, unit_float(val_x), val_y, info,
-                        augment=build_augment(settings))
+        return assemble(train_x, train_y, val_x, val_y, info, augment=build_augment(settings))
 
     return load
 

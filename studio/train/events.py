@@ -64,6 +64,7 @@ class Begin(Event):
     loss_name: str
     settings: dict[str, Any]
     history: list[dict[str, Any]] = field(default_factory=list)
+    precision: str = "float32"  # what the model computes in: "bfloat16" or "float16" under autocast
     notes: list[str] = field(default_factory=list)
     processes: int = 1
     pid: int = 0  # the process that trains (rank 0's)

@@ -28,6 +28,9 @@ def predict(model: nn.Module, x: Any, *, output_activation: str | None = None, b
             device: str | torch.device | None = None) -> np.ndarray:
     """Outputs for `x` (tensor or array, samples first) in eval mode without gradients, as float32.
 
+    uint8 images (as the image datasets hold them) are scaled to 0..1 batch by batch on the device,
+    exactly as in training (`studio.core.pixels.model_input`).
+
     `output_activation` ("sigmoid"/"softmax") is applied when the model returns logits, so the
     result is probabilities; it defaults to the model's own `output_activation` attribute, which
     the model builder sets when it strips the activation. Regression models give their values.
@@ -37,6 +40,7 @@ def predict(model: nn.Module, x: Any, *, output_activation: str | None = None, b
     import numpy as np
     import torch
 
+    from studio.core.pixels import model_input
     from studio.train.losses import activate
 
     if output_activation is None and isinstance(getattr(model, "output_activation", None), str):
@@ -54,7 +58,7 @@ def predict(model: nn.Module, x: Any, *, output_activation: str | None = None, b
     try:
         with torch.no_grad():
             for start in range(0, inputs.shape[0], batch_size):
-                batch = inputs[start:start + batch_size].to(target, non_blocking=True)
+                batch = model_input(inputs[start:start + batch_size].to(target, non_blocking=True))
                 if batch.dim() == 4:
                     batch = batch.contiguous(memory_format=layout)
                 chunks.append(activate(model(batch).float(), output_activation).cpu())

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 Status = Literal["completed", "stopped", "failed", "early_stopped"]
 STATUSES = ("completed", "stopped", "failed", "early_stopped")
+PRECISIONS = ("float32", "bfloat16", "float16")
 
 MAX_BATCH_POINTS = 5000
 LAST_WEIGHTS = "last.safetensors"  # a run's latest weights in its checkpoint folder
@@ -18,13 +19,15 @@ class RunResult:
 
     `epochs` holds one dict per finished epoch: epoch, loss, accuracy or mae, val_loss,
     val_accuracy or val_mae, lr, time_s, samples_per_s. `weights` is the file name (inside the
-    checkpoint folder) of the final weights, or None when none were written.
+    checkpoint folder) of the final weights, or None when none were written. `precision` is what the
+    model computed in: "float32", or the autocast dtype ("bfloat16", "float16") of mixed precision.
     """
 
     id: str
     started: str
     duration_s: float = 0.0
     device: str = "cpu"
+    precision: str = "float32"
     status: Status = "completed"
     message: str = ""
     settings: dict[str, Any] = field(default_factory=dict)
@@ -39,6 +42,7 @@ class RunResult:
             "started": self.started,
             "duration_s": self.duration_s,
             "device": self.device,
+            "precision": self.precision,
             "status": self.status,
             "message": self.message,
             "settings": dict(self.settings),
@@ -53,11 +57,15 @@ class RunResult:
         status = data.get("status", "completed")
         if status not in STATUSES:
             raise ValueError(f"unknown run status {status!r}; expected one of {', '.join(STATUSES)}")
+        precision = data.get("precision", "float32")  # older runs did not record it
+        if precision not in PRECISIONS:
+            raise ValueError(f"unknown run precision {precision!r}; expected one of {', '.join(PRECISIONS)}")
         return cls(
             id=str(data["id"]),
             started=str(data["started"]),
             duration_s=float(data.get("duration_s", 0.0)),
             device=str(data.get("device", "cpu")),
+            precision=precision,
             status=status,
             message=str(data.get("message", "")),
             settings=dict(data.get("settings", {})),

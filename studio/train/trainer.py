@@ -44,11 +44,12 @@ from studio.train.checkpoints import (
     save_state,
     save_weights,
 )
-from studio.train.devices import autocast_dtype, cpu_count, resolve_device
+from studio.train.devices import cpu_count, resolve_device
 from studio.train.errors import DamagedCheckpoint, TrainingError
 from studio.train.gradients import ThroughTime, grad_norms, layer_groups
 from studio.train.losses import resolve_objective
 from studio.train.optim import build_optimizer, build_scheduler, current_lr
+from studio.train.precision import precision_name, training_dtype
 from studio.train.record import RunResult
 from studio.train.state import (
     STATE,
@@ -114,8 +115,8 @@ class Trainer:
         self.output_activation = output_activation
         _check_data(data)
         self.device = resolve_device(self.settings["device"])
-        amp = self.device.type == "cuda" and self.settings["mixed_precision"]
-        self.amp_dtype = autocast_dtype(self.device) if amp else None
+        self.amp_dtype = training_dtype(self.device, self.settings, model)
+        self.precision = precision_name(self.amp_dtype)
         self.channels_last = bool(self.settings["channels_last"] and data.train_x.dim() == 4
                                   and any(isinstance(m, nn.Conv2d) for m in model.modules()))
         self.memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
@@ -141,8 +142,10 @@ class Trainer:
 
     def _probe(self) -> Tensor:
         """The model's output for two training samples (eval mode, no gradients), checked to be 2-D."""
+        from studio.core.pixels import model_input
+
         model = self.model
-        x = self.data.train_x[:2].to(self.device)
+        x = model_input(self.data.train_x[:2].to(self.device))
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         was_training = model.training
@@ -225,7 +228,7 @@ class Trainer:
         self._scheduler, self._cadence = build_scheduler(self._optimizer, s, self._batches)
         fp16 = self.amp_dtype == torch.float16
         self._scaler = torch.amp.GradScaler("cuda") if fp16 else None
-        self._autocast = (torch.autocast("cuda", dtype=self.amp_dtype) if self.amp_dtype is not None
+        self._autocast = (torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp_dtype is not None
                           else contextlib.nullcontext())
         # The validation loss is summed in double precision where the device has it (MPS has not).
         self._acc_dtype = torch.float32 if self.device.type == "mps" else torch.float64
@@ -263,10 +266,16 @@ class Trainer:
             raise TrainingError(f"cannot make the checkpoint folder {folder}: {reason(exc)}") from None
 
     def _place_data(self) -> None:
-        """Put the data where batches are sliced from: on the GPU whole when it fits comfortably."""
+        """Put the data where batches are sliced from: on the GPU whole when it fits comfortably.
+
+        Images go as they are held, uint8 (so the check counts their bytes, a quarter of float32); each
+        batch becomes float on the device through `model_input`, after the slice and the copy."""
+        from studio.core.pixels import model_input
+
         data, obj = self.data, self.objective
         tensors = [data.train_x, obj.targets(data.train_y), data.val_x, obj.targets(data.val_y)]
         size = sum(t.element_size() * t.nelement() for t in tensors)
+        self._model_input = model_input
         home = self.device if _fits_on_device(self.device, size) else torch.device("cpu")
         self._train_x, self._train_t, self._val_x, self._val_t = (t.to(home) for t in tensors)
         self._transfer = home != self.device
@@ -342,6 +351,7 @@ class Trainer:
             if transfer:
                 x = x.to(device, non_blocking=True)
                 target = target.to(device, non_blocking=True)
+            x = self._model_input(x)  # uint8 pixels become float here, on the device
             if augment is not None:
                 x = augment(x)
             if convert:
@@ -520,6 +530,7 @@ class Trainer:
                     x, target = self._val_x[rows], self._val_t[rows]
                     if self._transfer:
                         x, target = x.to(self.device, non_blocking=True), target.to(self.device)
+                    x = self._model_input(x)
                     if self.channels_last:
                         x = x.contiguous(memory_format=torch.channels_last)
                     with self._autocast:
@@ -565,7 +576,8 @@ class Trainer:
         p = self._state
         return {"run_id": p.run_id, "epochs": self.settings["epochs"], "start_epoch": p.epochs_done + 1,
                 "batches": self._batches, "samples": self._samples, "val_samples": int(self._val_x.shape[0]),
-                "device": str(self.device), "metric": self.objective.metric, "loss_name": self.objective.loss,
+                "device": str(self.device), "precision": self.precision, "metric": self.objective.metric,
+                "loss_name": self.objective.loss,
                 "settings": TRAINING_PARAMS.to_json(self.settings),
                 "history": [dict(e) for e in p.history]}
 
@@ -705,7 +717,7 @@ class Trainer:
         p = self._state
         result = RunResult(
             id=p.run_id, started=p.started, duration_s=p.duration_s + self._clock.now(),
-            device=str(self.device), status=status, message=message,
+            device=str(self.device), precision=self.precision, status=status, message=message,
             settings=TRAINING_PARAMS.to_json(self.settings), epochs=[dict(e) for e in p.history],
             batch_loss=p.batch_loss.values(), best_epoch=p.best_epoch,
             weights=LAST_WEIGHTS if self._wrote_weights else None)

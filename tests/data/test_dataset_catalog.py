@@ -38,6 +38,8 @@ IN_MEMORY = [
 SAMPLE_KIND = {"digits": "image", "shapes": "image", "iris": "row", "wine": "row", "breast_cancer": "row",
                "moons": "points", "circles": "points", "spirals": "points", "blobs": "points",
                "sine": "sequence", "memory": "sequence", "tokens": "tokens"}
+# Byte images stay bytes; digits (0..16 in the source) are scaled floats; the rest keep float32.
+X_DTYPE = {"shapes": torch.uint8, "tokens": torch.int64}
 
 
 def test_every_dataset_of_the_brief_is_registered():
@@ -88,7 +90,7 @@ def test_dataset_loads_with_the_declared_shapes_and_dtypes(name, settings, shape
     assert info.name == name and tuple(info.input_shape) == shape and info.num_outputs == outputs
     assert info.sample_kind == SAMPLE_KIND[name]
     assert tuple(data.train_x.shape[1:]) == shape == tuple(data.val_x.shape[1:])
-    assert data.train_x.dtype == (torch.int64 if name == "tokens" else torch.float32)
+    assert data.train_x.dtype == X_DTYPE.get(name, torch.float32) == data.val_x.dtype
     assert len(data.train_x) == len(data.train_y) and len(data.val_x) == len(data.val_y) > 0
     if info.task == "classification":
         assert data.train_y.dtype == torch.int64 and data.train_y.ndim == 1
@@ -161,8 +163,10 @@ def test_sample_image_and_text_for_display():
     picture = shapes.info.sample_image(shapes.train_x[0])
     assert picture.shape == (16, 16, 3) and picture.dtype == np.uint8
     assert np.array_equal(picture[..., 0], picture[..., 2])  # grey repeated into RGB
-    expected = np.clip(shapes.train_x[0, 0].numpy() * 255 + 0.5, 0, 255).astype(np.uint8)
-    assert np.array_equal(picture[..., 0], expected)
+    assert np.array_equal(picture[..., 0], shapes.train_x[0, 0].numpy())  # pixels shown as they are
+    digits = load_dataset("digits", {})  # floats 0..1 are scaled to bytes
+    expected = np.clip(digits.train_x[0, 0].numpy() * 255 + 0.5, 0, 255).astype(np.uint8)
+    assert np.array_equal(digits.info.sample_image(digits.train_x[0])[..., 1], expected)
     tokens = load_dataset("tokens", {"n_samples": 20, "steps": 12})
     assert tokens.info.sample_text(tokens.train_x[0], max_items=20).split() == [
         str(v) for v in tokens.train_x[0].tolist()]

@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from studio.data import DataError, load_dataset, write_image_folder
+from studio.data import DataError, load_dataset, model_input, write_image_folder
 from studio.data import image_folder as image_folder_module
 from studio.data.shapes import render_shapes
 
@@ -39,8 +39,8 @@ def test_train_and_validation_folders_are_used_as_they_are(shapes_folder):
     assert data.info.class_names == ["cat", "dog"]
     assert data.num_train == 16 and data.num_val == 8
     assert torch.bincount(data.val_y).tolist() == [4, 4]
-    assert data.train_x.shape == (16, 3, 24, 24) and data.train_x.dtype == torch.float32
-    assert 0.0 <= data.train_x.min() and data.train_x.max() <= 1.0
+    assert data.train_x.shape == (16, 3, 24, 24) and data.train_x.dtype == torch.uint8
+    assert data.train_x.max() > 0
     assert data.info.skipped == [] and data.info.source == str(shapes_folder)
 
 
@@ -54,7 +54,7 @@ def test_write_image_folder_round_trip_gives_back_the_rendered_pixels(tmp_path):
     expected = render_shapes(np.repeat([0, 1, 2], 3), height=12, width=20, channels=3, noise=0.2,
                              rng=np.random.default_rng(9))
     expected_bytes = (expected * 255 + 0.5).astype(np.uint8)
-    got_bytes = np.round(data.train_x.numpy() * 255).astype(np.uint8)
+    got_bytes = data.train_x.numpy()
     # Files are read in sorted order (a.0, a.1, ...), then the training part is shuffled: match by label.
     for label in range(3):
         got = got_bytes[data.train_y.numpy() == label]
@@ -94,8 +94,8 @@ def test_grey_images_have_one_channel_equal_to_the_luminance(shapes_folder):
     colour = load(shapes_folder, channels="3", validation_split=0.0)
     grey = load(shapes_folder, channels="1", validation_split=0.0)
     assert grey.train_x.shape == (16, 1, 24, 24)
-    r, g, b = colour.val_x[0]
-    assert torch.allclose(grey.val_x[0, 0], (0.299 * r + 0.587 * g + 0.114 * b), atol=2 / 255)
+    r, g, b = model_input(colour.val_x[0])
+    assert torch.allclose(model_input(grey.val_x[0, 0]), (0.299 * r + 0.587 * g + 0.114 * b), atol=2 / 255)
 
 
 def test_relative_paths_are_taken_from_the_base_folder(shapes_folder):
@@ -165,7 +165,7 @@ def test_a_second_load_uses_the_cache_and_a_changed_file_does_not(shapes_folder,
     second = load(shapes_folder, seed=1)  # another split seed needs no decoding
     assert len(decode_counter) == 24
     assert torch.equal(torch.sort(first.val_x.flatten(1), 0)[0], torch.sort(second.val_x.flatten(1), 0)[0])
-    second.train_x.fill_(0.5)  # callers own their tensors; the cache is untouched
+    second.train_x.fill_(128)  # callers own their tensors; the cache is untouched
     assert torch.equal(load(shapes_folder).train_x, first.train_x)
     load(shapes_folder, image_size=[16, 16])  # another size decodes again
     assert len(decode_counter) == 48
@@ -191,7 +191,7 @@ def test_progress_is_reported_up_to_the_total(shapes_folder):
 def test_augmentation_is_built_from_the_settings(shapes_folder):
     assert load(shapes_folder).augment is None
     data = load(shapes_folder, augment_flip=True, augment_rotation=20.0, augment_crop=True)
-    batch = data.train_x[:8]
+    batch = model_input(data.train_x[:8])
     torch.manual_seed(0)
     out = data.augment(batch)
     assert out.shape == batch.shape and out.dtype == batch.dtype
@@ -204,7 +204,7 @@ def test_large_jpegs_are_reduced_to_the_asked_size(tmp_path):
         Image.new("RGB", (640, 480), colour).save(tmp_path / name / "big.jpg", quality=95)
     data = load(tmp_path, validation_split=0.0)
     assert data.train_x.shape == (2, 3, 24, 24)
-    red = data.train_x[data.train_y == data.info.class_names.index("red")][0]
+    red = model_input(data.train_x[data.train_y == data.info.class_names.index("red")][0])
     assert red[0].mean() > 0.9 and red[2].mean() < 0.1
 
 
@@ -216,8 +216,8 @@ def test_labels_follow_the_sorted_folder_names(tmp_path):
     data = load_dataset("image_folder", {"path": str(tmp_path), "image_size": [6, 6],
                                          "validation_split": 0.0, "channels": "1"})
     assert data.info.class_names == ["a_black", "b_white", "c_grey"]
-    brightness = {int(label): float(image.mean()) for image, label in zip(data.train_x, data.train_y,
-                                                                             strict=True)}
+    brightness = {int(label): float(model_input(image).mean())
+                  for image, label in zip(data.train_x, data.train_y, strict=True)}
     assert brightness == pytest.approx({0: 0.0, 1: 1.0, 2: 128 / 255})
 
 

@@ -13,8 +13,9 @@ def test_mnist_loads_from_local_idx_files(fake_mnist):
     data = load_dataset("mnist", {"root": str(root)})
     assert data.train_x.shape == (60, 1, 28, 28) and data.val_x.shape == (20, 1, 28, 28)
     assert data.info.class_names == [str(d) for d in range(10)] and data.info.sample_kind == "image"
-    # Image i is filled with 10 * label / 255 after scaling to 0..1.
-    assert torch.allclose(data.train_x[:, 0, 5, 5], data.train_y.float() * 10 / 255)
+    # Image i is filled with 10 * label, kept as bytes.
+    assert data.train_x.dtype == data.val_x.dtype == torch.uint8
+    assert torch.equal(data.train_x[:, 0, 5, 5].long(), data.train_y * 10)
     assert data.augment is None
 
 

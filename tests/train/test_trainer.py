@@ -72,8 +72,9 @@ def test_record_is_json_ready_with_the_documented_fields(tmp_ckpt):
 
     result = Trainer(mlp(), blobs(), settings(epochs=2), checkpoint_dir=tmp_ckpt).fit()
     record = json.loads(json.dumps(result.to_dict()))
-    assert set(record) == {"id", "started", "duration_s", "device", "status", "message", "settings", "epochs",
-                           "batch_loss", "best_epoch", "weights"}
+    assert set(record) == {"id", "started", "duration_s", "device", "precision", "status", "message",
+                           "settings", "epochs", "batch_loss", "best_epoch", "weights"}
+    assert record["precision"] in ("bfloat16", "float32")
     assert set(record["epochs"][0]) == {"epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr",
                                         "time_s", "samples_per_s"}
     assert record["weights"] == "last.safetensors" and record["device"] == "cpu"

@@ -47,7 +47,7 @@ class RunResults:
     run_id: str
     info: DatasetInfo
     predictions: Predictions
-    samples: np.ndarray  # the validation inputs, row i is the sample of predictions row i
+    samples: np.ndarray  # the validation inputs as held (uint8 for byte images), row i is predictions row i
     layers: list[str]  # layers whose features can be clustered, raw input first
     default_layer: str
     report: ClassificationReport | None

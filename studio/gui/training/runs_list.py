@@ -88,8 +88,8 @@ class RunsList(QTreeWidget):
         if colour is not None:
             item.setForeground(0, colour)
         settings = run.get("settings") or {}
-        tip = [f"{STATUS_TEXT.get(status, status)}: run {run.get('id')} on {run.get('device', '?')}, "
-               f"started {run.get('started', '?')}",
+        tip = [f"{STATUS_TEXT.get(status, status)}: run {run.get('id')} on {run.get('device', '?')} in "
+               f"{run.get('precision', 'float32')}, started {run.get('started', '?')}",
                f"{settings.get('optimizer', '?')}, learning rate {settings.get('learning_rate', '?')}, "
                f"batch size {settings.get('batch_size', '?')}"]
         if run.get("message"):

@@ -27,10 +27,12 @@ def progress_text(info: Mapping[str, Any]) -> str:
 
 
 def begin_line(info: Mapping[str, Any]) -> str:
+    """"Training on cpu, 2 threads, bfloat16: 1,437 samples, ..." from an `on_train_begin` info."""
     threads = info["settings"].get("threads", 0)
     on = info["device"]
     if on == "cpu":
         on += f", {threads} thread{'s' if threads != 1 else ''}"
+    on += f", {info.get('precision', 'float32')}"
     start = f" from epoch {info['start_epoch']}" if info["start_epoch"] > 1 else ""
     return (f"Training on {on}{start}: {info['samples']:,} samples, {info['val_samples']:,} for validation, "
             f"{info['batches']} batches per epoch")
