@@ -127,10 +127,6 @@ class TrainingProcess:
         self._stderr_reader.join(timeout=2)
         return code
 
-    @property
-    def returncode(self) -> int | None:
-        return self._popen.poll()
-
     def last_error(self) -> str:
         """The last line on its standard error that reads as an error ("" when none does): what a crash
         printed, never a progress line."""
