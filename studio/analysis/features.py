@@ -65,10 +65,10 @@ def extract_features(model: GraphModule, x: Any, layer: str | None = None, *, ba
     import torch
 
     from studio.core.pixels import model_input
-    from studio.train.predict import model_device
+    from studio.train.predict import batchable, model_device
 
     name = check_layer(model, layer) if layer is not None else default_layer(model)
-    inputs = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
+    inputs = batchable(x)
     total = int(inputs.shape[0])
     device = model_device(model)
     out: np.ndarray | None = None

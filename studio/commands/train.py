@@ -117,7 +117,8 @@ def _train(args, project, overrides, group, channels: _Channels) -> int:
         info = job.data.info
         ranks = f" x {group.world} processes ({group.backend})" if group else ""
         say(f"Training on {job.data.num_train} samples, validating on {job.data.num_val} "
-            f"({info.name}, {info.task}) on {job.trainer.device} in {job.trainer.precision}{ranks}")
+            f"({info.name}, {info.task}) on {job.trainer.device} in {job.trainer.precision}{ranks}; "
+            f"data {job.data.storage}")
         skipped = skipped_message(info)
         if skipped:
             say(f"Note: {skipped}")

@@ -85,6 +85,8 @@ def assemble(train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray, val_y:
     for token ids, float32 for everything else."""
     import torch
 
+    from studio.data.streamed import StreamedRows
+
     if info.task == "classification":
         present = np.unique(train_y)
         if len(present) < 2:
@@ -95,9 +97,11 @@ def assemble(train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray, val_y:
         info.target_range = target_range(np.concatenate([np.ravel(train_y), np.ravel(val_y)]))
     if standardise_features:
         train_x, val_x, info.feature_mean, info.feature_std = standardise(train_x, val_x, info.feature_names)
-    x_dtype = _x_dtype(info, train_x)
+    x_dtype = None if isinstance(train_x, StreamedRows) else _x_dtype(info, train_x)
 
-    def x_tensor(a: np.ndarray) -> torch.Tensor:
+    def x_tensor(a: np.ndarray | StreamedRows) -> torch.Tensor | StreamedRows:
+        if isinstance(a, StreamedRows):  # rows read from a cache file batch by batch, as they are
+            return a
         return torch.from_numpy(np.ascontiguousarray(a, dtype=x_dtype))
 
     def y_tensor(a: np.ndarray) -> torch.Tensor:

@@ -182,7 +182,9 @@ class LoadedData:
     """A dataset in memory, ready to be sliced into batches.
 
     Byte images keep `train_x`/`val_x` as uint8; a batch becomes the model's input through
-    `studio.core.pixels.model_input`, once it is on the device."""
+    `studio.core.pixels.model_input`, once it is on the device. Data too big for memory has
+    `train_x`/`val_x` as `studio.data.streamed.StreamedRows`, which read their rows from a cache file
+    on disk when they are indexed."""
 
     train_x: Tensor
     train_y: Tensor
@@ -196,6 +198,31 @@ class LoadedData:
     @property
     def num_train(self) -> int:
         return int(self.train_x.shape[0])
+
+    @property
+    def streamed(self) -> bool:
+        """Whether the samples are read from a cache file on disk batch by batch (too big for memory)."""
+        from studio.data.streamed import StreamedRows
+
+        return isinstance(self.train_x, StreamedRows) or isinstance(self.val_x, StreamedRows)
+
+    @property
+    def storage(self) -> str:
+        """Where the samples are held, for people: "in memory, 410.2 MiB" or "streamed from disk, cache
+        6.40 GiB in FOLDER"."""
+        from studio.data.disk_cache import format_bytes
+        from studio.data.streamed import StreamedRows
+
+        streamed = [x for x in (self.train_x, self.val_x) if isinstance(x, StreamedRows)]
+        if streamed:
+            path = streamed[0].path
+            try:
+                size = path.stat().st_size
+            except OSError:  # removed under a run: its reads say so; the size is only for display
+                size = sum(x.element_size() * x.nelement() for x in streamed)
+            return f"streamed from disk, cache {format_bytes(size)} in {path.parent}"
+        tensors = (self.train_x, self.train_y, self.val_x, self.val_y)
+        return f"in memory, {format_bytes(sum(t.element_size() * t.nelement() for t in tensors))}"
 
     @property
     def num_val(self) -> int:

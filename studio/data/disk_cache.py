@@ -39,7 +39,7 @@ from studio.data.base import DataError, Progress
 from studio.data.image_folder import _read_image
 
 if TYPE_CHECKING:
-    from studio.data.streamed import StreamedImages
+    from studio.data.streamed import StreamedRows
 
 CACHE_ENV = "MODEL_STUDIO_CACHE"
 # Part of every fingerprint: raise it when decoding or resizing changes, so old entries are not reused.
@@ -73,11 +73,11 @@ class ImageCache:
     def nbytes(self) -> int:
         return int(np.prod(self.shape))
 
-    def images(self, rows: Sequence[int] | np.ndarray | None = None) -> StreamedImages:
+    def images(self, rows: Sequence[int] | np.ndarray | None = None) -> StreamedRows:
         """The cached images (or those `rows` of them, in that order) as a tensor-like read from disk."""
-        from studio.data.streamed import StreamedImages
+        from studio.data.streamed import StreamedRows
 
-        return StreamedImages(self.data_path, self.shape, rows)
+        return StreamedRows(self.data_path, self.shape, rows)
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,9 @@ Either `root/<class>/...` or `root/train/<class>/...`, split by `validation_spli
 `root/train/<class>/...` with `root/validation/<class>/...` (or `val/`) as the validation part.
 Images are decoded once and kept in memory as uint8, keyed by the folder, the target size and the
 files' sizes and modification times, so loading the same folder again (another training run,
-another model) costs no decoding. The loaded data stays uint8 too (see `studio.core.pixels`).
+another model) costs no decoding. The loaded data stays uint8 too (see `studio.core.pixels`). A folder
+whose decoded size exceeds the `memory_limit_mb` setting (0: half the machine's memory) is decoded once
+into a cache file on disk instead and streamed from there in batches (`studio.data.disk_cache`).
 
 Files from strangers are read safely: a named pipe, a device, a link to nowhere or a file that is not
 an image is skipped and listed in the dataset's `skipped`, never waited on; an image whose header
@@ -36,7 +38,7 @@ from studio.data.base import DataError, DatasetInfo, DatasetSpec, LoadContext, L
 from studio.data.file_checks import MISSING, file_problem
 from studio.data.image_settings import AUGMENT_SETTINGS, CHANNELS_SETTING, image_geometry, image_size_setting
 from studio.data.registry import register
-from studio.data.settings import SPLIT_SETTINGS, path_setting
+from studio.data.settings import MEMORY_LIMIT_SETTING, SPLIT_SETTINGS, memory_limit_bytes, path_setting
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm",
                             ".pgm"})
@@ -73,9 +75,18 @@ class _Listing:
 
 @dataclass(frozen=True)
 class _Decoded:
-    images: np.ndarray  # (N, C, H, W) uint8, readable files only
+    images: Any  # (N, C, H, W) uint8 of the readable files: an array, or the cache on disk
     keep: np.ndarray  # indices into the listing's files of the images that were readable
     skipped: list[tuple[str, str]]
+
+    @classmethod
+    def from_disk(cls, cache: Any) -> _Decoded:
+        """The images of a `studio.data.disk_cache.ImageCache`, streamed from its file."""
+        return cls(cache, cache.keep, list(cache.skipped))
+
+    def rows(self, rows: np.ndarray) -> Any:
+        """Those rows of the images: an array in memory, or streamed rows of the cache file."""
+        return self.images[rows] if isinstance(self.images, np.ndarray) else self.images.images(rows)
 
 
 _cache: OrderedDict[tuple, _Decoded] = OrderedDict()
@@ -89,10 +100,18 @@ def clear_image_cache() -> None:
 
 
 def _load_image_folder(settings: dict[str, Any], context: LoadContext) -> LoadedData:
+    from studio.data import disk_cache
+
     root = context.resolve_path(settings["path"], "path")
     channels, height, width = image_geometry(settings, context)
+    geometry = (channels, height, width)
     listing = _list_folder(root)
-    decoded = _decode_cached(root, listing, (channels, height, width), context)
+    if disk_cache.streams(len(listing.files), geometry, memory_limit_bytes(settings)):
+        decoded = _Decoded.from_disk(disk_cache.open_cache(root, listing.files, listing.labels,
+                                                           listing.class_names, geometry,
+                                                           progress=context.progress))
+    else:
+        decoded = _decode_cached(root, listing, geometry, context)
     if len(decoded.keep) == 0:
         raise DataError(f"none of the {len(listing.files)} files in {root} could be read as an image",
                         setting="path")
@@ -109,7 +128,7 @@ def _load_image_folder(settings: dict[str, Any], context: LoadContext) -> Loaded
         _check_every_class_readable(listing.class_names, labels[~is_validation], root)
         train = np.random.default_rng(settings["seed"]).permutation(np.flatnonzero(~is_validation))
         val = np.flatnonzero(is_validation)
-    return assemble(decoded.images[train], labels[train], decoded.images[val], labels[val], info,
+    return assemble(decoded.rows(train), labels[train], decoded.rows(val), labels[val], info,
                     augment=build_augment(settings))
 
 
@@ -321,5 +340,6 @@ register(DatasetSpec(
         CHANNELS_SETTING,
         SPLIT_SETTINGS,
         AUGMENT_SETTINGS,
+        MEMORY_LIMIT_SETTING,
     ),
     loader=_load_image_folder))

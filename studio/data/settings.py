@@ -34,3 +34,16 @@ def noise_setting(default: float, help_text: str, maximum: float = 10.0) -> Para
 
 def path_setting(help_text: str, kind: Literal["file", "folder"]) -> Param:
     return Param("path", "str", "", help_text, path=kind)
+
+
+# Data decoded to more than this is read from a cache file on disk in batches instead of held in memory.
+MEMORY_LIMIT_SETTING = Param(
+    "memory_limit_mb", "int", 0,
+    "Largest decoded size in MB held in memory; larger data streams from a cache on disk "
+    "(0: automatic, half of this machine's memory).", minimum=0, maximum=16 * 2**20)
+
+
+def memory_limit_bytes(settings: dict) -> int | None:
+    """The `memory_limit_mb` setting in bytes; None for automatic."""
+    megabytes = int(settings.get("memory_limit_mb", 0))
+    return megabytes * 2**20 if megabytes else None

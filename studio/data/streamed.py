@@ -1,7 +1,8 @@
-"""Images read from a uint8 cache file as the trainer asks for them, with read-ahead on a thread.
+"""Samples read from a cache file as the trainer asks for them, with read-ahead on a thread.
 
-`StreamedImages` stands where an in-memory (N, C, H, W) uint8 tensor would: it has `.shape`, `.dtype`,
-`len()`, `index_select(0, index)` and slicing, and returns uint8 tensors of just the rows asked for.
+`StreamedRows` stands where an in-memory tensor would (uint8 (N, C, H, W) images, float32 (N, F) table
+rows): it has `.shape`, `.dtype`, `len()`, `index_select(0, index)` and slicing, and returns tensors of
+just the rows asked for.
 Rows are read with positional reads into the batch's own buffer (in file order; a slice in one call), never
 through a memory map, so the process' resident memory holds a few batches whatever the file's size;
 the operating system's page cache keeps what fits.
@@ -41,23 +42,25 @@ class _CacheFile:
     """The open cache file: reads rows of it into fresh arrays. Holds no reference to its users, so
     a read-ahead thread keeps only this alive."""
 
-    def __init__(self, path: Path, shape: tuple[int, int, int, int]):
+    def __init__(self, path: Path, shape: tuple[int, ...], dtype: torch.dtype):
         self.path = path
+        self.dtype = dtype
         self.sample_shape = tuple(int(s) for s in shape[1:])
-        self.sample_bytes = int(np.prod(self.sample_shape))
+        self.sample_bytes = int(np.prod(self.sample_shape)) * torch.empty((), dtype=dtype).element_size()
         self.count = int(shape[0])
         try:
-            self._handle = open_regular(path, "image cache")
+            self._handle = open_regular(path, "data cache")
         except FileRefused as exc:
             raise DataError(f"{exc}; load the dataset again to rebuild the cache") from None
         size = os.fstat(self._handle.fileno()).st_size
         if size != self.count * self.sample_bytes:
             self._handle.close()
-            raise DataError(f"the image cache {path} holds {size:,} bytes, not the "
-                            f"{self.count * self.sample_bytes:,} of {self.count} images; load the dataset "
+            raise DataError(f"the data cache {path} holds {size:,} bytes, not the "
+                            f"{self.count * self.sample_bytes:,} of {self.count} samples; load the dataset "
                             "again to rebuild it")
         self._fd = self._handle.fileno()
         self._seek_lock = threading.Lock()
+        self.pinned = False  # page-locked batches, for non-blocking copies to a GPU
         self._read_at = self._positional_read if hasattr(os, "preadv") else self._seek_and_read
         if hasattr(os, "posix_fadvise"):  # rows are read in no order: the disk's read-ahead only wastes
             os.posix_fadvise(self._fd, 0, 0, os.POSIX_FADV_RANDOM)
@@ -65,15 +68,20 @@ class _CacheFile:
     def close(self) -> None:
         self._handle.close()
 
+    def __del__(self) -> None:
+        handle = getattr(self, "_handle", None)
+        if handle is not None:
+            handle.close()
+
     def read(self, rows: np.ndarray) -> torch.Tensor:
-        """Rows `rows` of the file as a new (len(rows), C, H, W) uint8 tensor, in that order."""
+        """Rows `rows` of the file as a new (len(rows), *sample shape) tensor, in that order."""
         count = len(rows)
-        batch = torch.empty((count, *self.sample_shape), dtype=torch.uint8)
+        batch = torch.empty((count, *self.sample_shape), dtype=self.dtype, pin_memory=self.pinned)
         if not count:
             return batch
         if self._handle.closed:
-            raise DataError(f"the image cache {self.path} was closed; load the dataset again")
-        flat = batch.numpy().reshape(count, self.sample_bytes)
+            raise DataError(f"the data cache {self.path} was closed; load the dataset again")
+        flat = batch.view(-1).view(torch.uint8).numpy().reshape(count, self.sample_bytes)
         size = self.sample_bytes
         # Plain ints: a batch is a few dozen rows, where numpy's cost per call would dominate.
         wanted = rows.tolist()
@@ -88,9 +96,9 @@ class _CacheFile:
         try:
             got = sum(read_at(buffer, offset) for buffer, offset in reads)
         except OSError as exc:
-            raise DataError(f"cannot read the image cache {self.path}: {reason(exc)}") from None
+            raise DataError(f"cannot read the data cache {self.path}: {reason(exc)}") from None
         if got != count * size:
-            raise DataError(f"the image cache {self.path} ended early (it was truncated or replaced "
+            raise DataError(f"the data cache {self.path} ended early (it was truncated or replaced "
                             "while in use); load the dataset again to rebuild it")
         return batch
 
@@ -103,16 +111,18 @@ class _CacheFile:
             return self._handle.readinto(memoryview(buffer).cast("B")) or 0
 
 
-class StreamedImages:
-    """A read-only (N, C, H, W) uint8 tensor-like over rows `rows` of a cache file of shape `shape`.
+class StreamedRows:
+    """A read-only tensor-like over rows `rows` of a cache file of shape `shape` (samples first) holding
+    `dtype` values: uint8 (N, C, H, W) images by default.
 
     It lives on the CPU: `.to("cpu")` is itself, and the trainer moves each batch to its device."""
 
     def __init__(self, path: str | os.PathLike, shape: Sequence[int],
-                 rows: Sequence[int] | np.ndarray | torch.Tensor | None = None):
-        if len(shape) != 4:
-            raise ValueError(f"expects the file's shape (N, C, H, W), got {tuple(shape)}")
-        self._file = _CacheFile(Path(path), tuple(int(s) for s in shape))
+                 rows: Sequence[int] | np.ndarray | torch.Tensor | None = None, *,
+                 dtype: torch.dtype = torch.uint8):
+        if len(shape) < 2:
+            raise ValueError(f"expects the file's shape (samples first), got {tuple(shape)}")
+        self._file = _CacheFile(Path(path), tuple(int(s) for s in shape), dtype)
         count = self._file.count
         self._rows = np.arange(count, dtype=np.int64) if rows is None else _as_rows(rows)
         if len(self._rows) and (self._rows.min() < 0 or self._rows.max() >= count):
@@ -129,7 +139,7 @@ class StreamedImages:
 
     @property
     def dtype(self) -> torch.dtype:
-        return torch.uint8
+        return self._file.dtype
 
     @property
     def device(self) -> torch.device:
@@ -137,23 +147,23 @@ class StreamedImages:
 
     @property
     def ndim(self) -> int:
-        return 4
+        return 1 + len(self._file.sample_shape)
 
     @property
     def path(self) -> Path:
         return self._file.path
 
     def dim(self) -> int:
-        return 4
+        return self.ndim
 
     def size(self, dim: int | None = None) -> torch.Size | int:
         return self.shape if dim is None else self.shape[dim]
 
     def element_size(self) -> int:
-        return 1
+        return torch.empty((), dtype=self._file.dtype).element_size()
 
     def nelement(self) -> int:
-        return len(self._rows) * self._file.sample_bytes
+        return len(self._rows) * self._file.sample_bytes // self.element_size()
 
     numel = nelement
 
@@ -161,19 +171,23 @@ class StreamedImages:
         return len(self._rows)
 
     def __repr__(self) -> str:
-        return f"StreamedImages({str(self._file.path)!r}, shape={tuple(self.shape)})"
+        return f"StreamedRows({str(self._file.path)!r}, shape={tuple(self.shape)})"
 
-    def to(self, device: Any = None, *args: Any, **kwargs: Any) -> StreamedImages:
-        """Itself for the CPU (or no device); the images stay on disk, so another device is refused."""
+    def to(self, device: Any = None, *args: Any, **kwargs: Any) -> StreamedRows:
+        """Itself for the CPU (or no device); the rows stay on disk, so another device is refused."""
         target = kwargs.get("device", device)
-        if isinstance(target, torch.dtype) or kwargs.get("dtype") not in (None, torch.uint8):
-            raise ValueError("streamed images are uint8; convert each batch instead")
+        if isinstance(target, torch.dtype) or kwargs.get("dtype") not in (None, self.dtype):
+            raise ValueError(f"streamed rows are {self.dtype}; convert each batch instead")
         if target is not None and torch.device(target).type != "cpu":
-            raise ValueError(f"streamed images stay on disk; move each batch to {target} instead")
+            raise ValueError(f"streamed rows stay on disk; move each batch to {target} instead")
         return self
 
+    def pin_batches(self, pinned: bool = True) -> None:
+        """Read batches into page-locked memory, so their copies to a GPU do not block (CUDA only)."""
+        self._file.pinned = pinned
+
     def index_select(self, dim: int, index: torch.Tensor | np.ndarray | Sequence[int]) -> torch.Tensor:
-        """The rows `index` (along dim 0 only) as a new (len(index), C, H, W) uint8 tensor."""
+        """The rows `index` (along dim 0 only) as a new tensor of len(index) samples."""
         if dim != 0:
             raise ValueError(f"streamed images are selected along dim 0, not {dim}")
         positions = _as_rows(index)
@@ -200,11 +214,17 @@ class StreamedImages:
     # -- read-ahead ----------------------------------------------------------------------------------
 
     def prefetch(self, order: torch.Tensor | np.ndarray | Sequence[int], batch_size: int,
-                 ahead: int = DEFAULT_AHEAD) -> None:
+                 ahead: int = DEFAULT_AHEAD, *, for_device: str | torch.device | None = None) -> None:
         """Read batches order[0:batch_size], order[batch_size:2*batch_size], ... `ahead` batches ahead
-        of the one being selected, on a daemon thread; replaces an earlier read-ahead."""
+        of the one being selected, on a daemon thread; replaces an earlier read-ahead.
+
+        With `for_device` (where the batches are trained on), only when reading ahead pays there with
+        torch's number of threads (`read_ahead_pays`); else each batch is read when it is selected."""
         if batch_size < 1 or ahead < 1:
             raise ValueError("batch_size and ahead must be at least 1")
+        if for_device is not None and not read_ahead_pays(for_device, torch.get_num_threads()):
+            self.stop()
+            return
         positions = _as_rows(order)
         if len(positions) and (positions.min() < 0 or positions.max() >= len(self._rows)):
             raise IndexError(f"order out of range for {len(self._rows)} streamed images")
@@ -233,7 +253,7 @@ class StreamedImages:
         self.stop()
         self._file.close()
 
-    def __enter__(self) -> StreamedImages:
+    def __enter__(self) -> StreamedRows:
         return self
 
     def __exit__(self, *exc: object) -> None:

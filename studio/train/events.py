@@ -65,6 +65,7 @@ class Begin(Event):
     settings: dict[str, Any]
     history: list[dict[str, Any]] = field(default_factory=list)
     precision: str = "float32"  # what the model computes in: "bfloat16" or "float16" under autocast
+    data: str = ""  # where the samples are held: "in memory, 3.5 MiB" or "streamed from disk, cache ..."
     notes: list[str] = field(default_factory=list)
     processes: int = 1
     pid: int = 0  # the process that trains (rank 0's)

@@ -24,6 +24,17 @@ def model_device(model: nn.Module) -> torch.device:
     return torch.device("cpu")
 
 
+def batchable(x: Any) -> Any:
+    """`x` as something sliced into batches: a tensor, rows streamed from disk as they are (anything
+    with `index_select` that is sliced like a tensor), else an array made a tensor."""
+    import numpy as np
+    import torch
+
+    if isinstance(x, torch.Tensor) or hasattr(x, "index_select"):
+        return x
+    return torch.as_tensor(np.asarray(x))
+
+
 def predict(model: nn.Module, x: Any, *, output_activation: str | None = None, batch_size: int = 256,
             device: str | torch.device | None = None) -> np.ndarray:
     """Outputs for `x` (tensor or array, samples first) in eval mode without gradients, as float32.
@@ -48,7 +59,7 @@ def predict(model: nn.Module, x: Any, *, output_activation: str | None = None, b
     home = model_device(model)
     target = torch.device(device) if device is not None else home
     moved = target.type != home.type or (target.index is not None and target.index != home.index)
-    inputs = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
+    inputs = batchable(x)
     layout = _input_layout(model)
     was_training = model.training
     model.eval()

@@ -209,6 +209,8 @@ class Trainer:
             self._prepare(resume)
             return self._run()
         finally:
+            for x in getattr(self, "_streamed", ()):
+                x.stop()  # ends its read-ahead thread
             torch.set_num_threads(threads_before)
             self._stop.clear()
             self._unpaused.set()
@@ -269,17 +271,29 @@ class Trainer:
         """Put the data where batches are sliced from: on the GPU whole when it fits comfortably.
 
         Images go as they are held, uint8 (so the check counts their bytes, a quarter of float32); each
-        batch becomes float on the device through `model_input`, after the slice and the copy."""
+        batch becomes float on the device through `model_input`, after the slice and the copy. Samples
+        streamed from disk (a tensor-like that is not a tensor) stay on the CPU with their targets; their
+        batches are read ahead on a thread while the model trains, into page-locked memory for a GPU."""
         from studio.core.pixels import model_input
 
         data, obj = self.data, self.objective
         tensors = [data.train_x, obj.targets(data.train_y), data.val_x, obj.targets(data.val_y)]
+        self._streamed = [x for x in (data.train_x, data.val_x) if not isinstance(x, Tensor)]
         size = sum(t.element_size() * t.nelement() for t in tensors)
         self._model_input = model_input
-        home = self.device if _fits_on_device(self.device, size) else torch.device("cpu")
+        fits = not self._streamed and _fits_on_device(self.device, size)
+        home = self.device if fits else torch.device("cpu")
         self._train_x, self._train_t, self._val_x, self._val_t = (t.to(home) for t in tensors)
         self._transfer = home != self.device
         self._augment = getattr(data, "augment", None)
+        if self.device.type == "cuda":
+            for x in self._streamed:
+                x.pin_batches()
+
+    def _read_ahead(self, x: Any, order: Tensor) -> None:
+        """Start reading the batches of `order` ahead when `x` streams from disk."""
+        if not isinstance(x, Tensor):
+            x.prefetch(order, self._batch_size, for_device=self.device)
 
     def _run(self) -> RunResult:
         s, progress, notify = self.settings, self._state, self.callbacks
@@ -439,6 +453,7 @@ class Trainer:
             epoch.time_before = float(partial["time_s"])
             epoch.seen_loss = float(partial["seen_loss"])
             epoch.seen_samples = int(partial["seen_samples"])
+        self._read_ahead(self._train_x, order[epoch.batch * self._batch_size:])
         epoch.started, epoch.first_batch = self._clock.now(), epoch.batch
         return epoch
 
@@ -520,6 +535,7 @@ class Trainer:
         model, obj = self.model, self.objective
         loss_sum = torch.zeros((), dtype=self._acc_dtype, device=self.device)
         predictions = obj.prediction_buffer(count, self.device)
+        self._read_ahead(self._val_x, torch.arange(count))
         model.eval()
         try:
             with torch.no_grad():
@@ -577,6 +593,7 @@ class Trainer:
         return {"run_id": p.run_id, "epochs": self.settings["epochs"], "start_epoch": p.epochs_done + 1,
                 "batches": self._batches, "samples": self._samples, "val_samples": int(self._val_x.shape[0]),
                 "device": str(self.device), "precision": self.precision, "metric": self.objective.metric,
+                "data": getattr(self.data, "storage", ""),
                 "loss_name": self.objective.loss,
                 "settings": TRAINING_PARAMS.to_json(self.settings),
                 "history": [dict(e) for e in p.history]}

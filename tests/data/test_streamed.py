@@ -15,7 +15,7 @@ import torch
 from studio.data.base import DataError
 from studio.data.disk_cache import CACHE_ENV, open_folder_cache
 from studio.data.image_folder import _list_folder, read_image
-from studio.data.streamed import StreamedImages, read_ahead_pays
+from studio.data.streamed import StreamedRows, read_ahead_pays
 from studio.train.distributed import shard
 
 SHAPE = (3, 5, 4)
@@ -33,7 +33,7 @@ def cache_file(tmp_path: Path) -> tuple[Path, np.ndarray]:
 @pytest.fixture
 def streamed(cache_file):
     path, images = cache_file
-    with StreamedImages(path, images.shape) as x:
+    with StreamedRows(path, images.shape) as x:
         yield x
 
 
@@ -86,7 +86,7 @@ def test_index_select_and_slices_equal_the_array(streamed, cache_file):
 def test_a_subset_of_rows_is_selected_through(cache_file):
     path, images = cache_file
     rows = np.random.default_rng(1).permutation(203)[:50]
-    with StreamedImages(path, images.shape, rows) as part:
+    with StreamedRows(path, images.shape, rows) as part:
         assert part.shape[0] == 50
         assert np.array_equal(part.index_select(0, torch.arange(49, -1, -1)).numpy(), images[rows[::-1]])
         assert np.array_equal(part[10:20].numpy(), images[rows[10:20]])
@@ -110,7 +110,7 @@ def test_the_same_seed_gives_the_same_batches(cache_file):
     path, images = cache_file
     runs = []
     for _ in range(2):
-        with StreamedImages(path, images.shape) as x:
+        with StreamedRows(path, images.shape) as x:
             order = _epoch_order(203, seed=7, epoch=3)
             x.prefetch(order, 10, ahead=3)
             runs.append(_batches(x, order, 10))
@@ -186,9 +186,9 @@ def test_a_file_truncated_under_the_read_ahead_is_a_data_error_not_a_hang(stream
 def test_a_missing_or_wrong_sized_file_is_refused_at_once(cache_file, tmp_path):
     path, images = cache_file
     with pytest.raises(DataError, match="does not exist"):
-        StreamedImages(tmp_path / "gone.u8", images.shape)
+        StreamedRows(tmp_path / "gone.u8", images.shape)
     with pytest.raises(DataError, match="not the"):
-        StreamedImages(path, (204, *SHAPE))
+        StreamedRows(path, (204, *SHAPE))
 
 
 def test_streamed_batches_equal_the_folders_in_memory_decode(shapes_folder, tmp_path, monkeypatch):
@@ -219,7 +219,7 @@ def test_resident_memory_does_not_grow_with_the_file(tmp_path):
         for row in (0, 2345, 4599):
             handle.seek(row * sample)
             handle.write(bytes([row % 251]) * sample)
-    with StreamedImages(path, shape) as x:
+    with StreamedRows(path, shape) as x:
         order = _epoch_order(shape[0], seed=0, epoch=1)
         x.prefetch(order, 64)
         x.index_select(0, order[:64])  # the first batch sets up what every batch uses
@@ -242,3 +242,17 @@ def test_read_ahead_pays_where_a_core_is_free_for_it(monkeypatch):
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
     assert read_ahead_pays("cpu", 3) and not read_ahead_pays("cpu", 4)
     assert read_ahead_pays("cuda", 64) and read_ahead_pays(torch.device("mps"), 64)
+
+
+def test_rows_of_float32_features_read_like_the_array(tmp_path):
+    table = np.random.default_rng(0).standard_normal((50, 7)).astype(np.float32)
+    path = tmp_path / "table.f32"
+    table.tofile(path)
+    with StreamedRows(path, table.shape, dtype=torch.float32) as x:
+        assert x.dtype == torch.float32 and x.shape == (50, 7) and x.dim() == 2
+        assert x.element_size() * x.nelement() == table.nbytes
+        rows = torch.tensor([49, 0, 13, 13])
+        assert torch.equal(x.index_select(0, rows), torch.from_numpy(table)[rows])
+        assert torch.equal(x[10:20], torch.from_numpy(table[10:20]))
+        with pytest.raises(ValueError, match="float32"):
+            x.to(torch.float64)

@@ -47,7 +47,9 @@ class RunResults:
     run_id: str
     info: DatasetInfo
     predictions: Predictions
-    samples: np.ndarray  # the validation inputs as held (uint8 for byte images), row i is predictions row i
+    # The validation inputs as held (uint8 for byte images, rows read from disk when streamed); row i is
+    # predictions row i.
+    samples: Any
     layers: list[str]  # layers whose features can be clustered, raw input first
     default_layer: str
     report: ClassificationReport | None
@@ -133,7 +135,7 @@ class Session:
         self.project, self.run, self.model, self.data = project, run, model, data
         self._features = None
         return RunResults(
-            run_id=str(run["id"]), info=data.info, predictions=predictions, samples=x.numpy().copy(),
+            run_id=str(run["id"]), info=data.info, predictions=predictions, samples=_held(x),
             layers=candidate_layers(model), default_layer=default_layer(model),
             report=predictions.report() if classify else None,
             regression=None if classify else regression_report(predictions.true, predictions.predicted),
@@ -214,6 +216,12 @@ class Session:
         validation = np.arange(len(points)) >= len(train_x)
         predicted = np.concatenate([train_predicted, predictions.predicted])
         return RegionsData(grid, points, labels, validation, predicted), ""
+
+
+def _held(x: Any) -> Any:
+    """The samples the views show one at a time: a copy in memory, or the rows streamed from disk
+    (each read when it is shown), so a folder too big for memory stays on disk here too."""
+    return x.numpy().copy() if hasattr(x, "numpy") else x
 
 
 def _share(progress: Progress, start: int, stop: int) -> Progress:

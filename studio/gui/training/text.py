@@ -34,8 +34,9 @@ def begin_line(info: Mapping[str, Any]) -> str:
         on += f", {threads} thread{'s' if threads != 1 else ''}"
     on += f", {info.get('precision', 'float32')}"
     start = f" from epoch {info['start_epoch']}" if info["start_epoch"] > 1 else ""
+    held = f"; data {info['data']}" if info.get("data") else ""
     return (f"Training on {on}{start}: {info['samples']:,} samples, {info['val_samples']:,} for validation, "
-            f"{info['batches']} batches per epoch")
+            f"{info['batches']} batches per epoch{held}")
 
 
 def epoch_line(info: Mapping[str, Any]) -> str:
