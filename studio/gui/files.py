@@ -180,7 +180,8 @@ class ProjectFiles(QObject):
         # Saved through a copy, so the document changes only once the file is written. save_project
         # merges in the runs others recorded in the file meanwhile (a `model-studio train` in a terminal),
         # and under a new name copies the trained weights beside the new file: the copy's runs say so.
-        project = dataclasses.replace(self.doc.project, runs=copy.deepcopy(self.doc.project.runs))
+        project = dataclasses.replace(self.doc.project, runs=copy.deepcopy(self.doc.project.runs),
+                                      name=_saved_name(self.doc.project, path))
         try:
             save_project(project, path)
         except StudioError as exc:  # the message names the file and the reason
@@ -189,7 +190,7 @@ class ProjectFiles(QObject):
         except OSError as exc:
             self.show_error("Cannot save project", f"cannot write '{path}': {reason(exc)}")
             return False
-        self.doc.project.path = project.path
+        self.doc.project.path, self.doc.project.name = project.path, project.name
         if project.runs != self.doc.project.runs:
             self.doc.set_runs(project.runs)
         self.doc.undo_stack.setClean()
@@ -274,3 +275,11 @@ class ProjectFiles(QObject):
         if self.autosave():  # the work is this window's own recovery file now, before the old one goes
             item.remove()
         return True
+
+
+def _saved_name(project: Project, path: Path) -> str:
+    """The project's name in the file: an untitled project takes the name of the file it is first saved
+    as (so its exports are not "untitled" either); a named one keeps its name."""
+    if project.path is None and project.name == Project.name:
+        return path.stem
+    return project.name

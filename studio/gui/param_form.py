@@ -11,7 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QPoint, Qt, Signal
 from PySide6.QtGui import QValidator
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QSpinBox,
     QToolButton,
+    QToolTip,
     QVBoxLayout,
     QWidget,
 )
@@ -63,6 +64,8 @@ class FloatSpinBox(QDoubleSpinBox):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setDecimals(12)
+        self.rejected_text: str | None = None  # the last number typed outside the range, if any
+        self.snapped_back: Callable[[str], None] | None = None  # told that number, as it is undone
 
     def textFromValue(self, value: float) -> str:
         return f"{value:.6g}"
@@ -81,9 +84,11 @@ class FloatSpinBox(QDoubleSpinBox):
             ok = all(ch in "0123456789.eE+-" for ch in stripped)
             return (QValidator.State.Intermediate if ok else QValidator.State.Invalid, text, pos)
         inside = self.minimum() <= value <= self.maximum() and math.isfinite(value)
+        self.rejected_text = None if inside else stripped
         return (QValidator.State.Acceptable if inside else QValidator.State.Intermediate, text, pos)
 
     def fixup(self, text: str) -> str:
+        _tell_snap_back(self)
         return self.textFromValue(self.value())
 
     def stepBy(self, steps: int) -> None:
@@ -95,12 +100,49 @@ class FloatSpinBox(QDoubleSpinBox):
         self.setValue(round(value + steps * step, 12))
 
 
+class IntSpinBox(QSpinBox):
+    """A spin box for whole numbers that lets a number outside its range be typed (a QSpinBox refuses
+    the keystroke), so that the snap-back to the last value can say what the range is."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.rejected_text: str | None = None  # the last number typed outside the range, if any
+        self.snapped_back: Callable[[str], None] | None = None  # told that number, as it is undone
+
+    def fixup(self, text: str) -> str:
+        _tell_snap_back(self)
+        return super().fixup(text)
+
+    def validate(self, text: str, pos: int) -> object:
+        stripped = text.strip().replace(self.locale().groupSeparator(), "")
+        try:
+            value = int(stripped)
+        except ValueError:
+            self.rejected_text = None
+            return super().validate(text, pos)
+        if not self.minimum() <= value <= self.maximum():
+            self.rejected_text = stripped
+            return (QValidator.State.Intermediate, text, pos)
+        self.rejected_text = None
+        return super().validate(text, pos)
+
+
+def _tell_snap_back(box: IntSpinBox | FloatSpinBox) -> None:
+    """Qt undoes a number typed outside the range through `fixup`: say which number it was."""
+    typed, box.rejected_text = box.rejected_text, None
+    if typed is not None and box.snapped_back is not None:
+        box.snapped_back(typed)
+
+
 class _Editor(ABC):
-    """One setting's widget: shows a value, and calls `changed(value)` when the user finishes editing."""
+    """One setting's widget: shows a value, and calls `changed(value)` when the user finishes editing.
+
+    `refused(text)` hears of a typed value that was outside the allowed range and was not taken."""
 
     def __init__(self, param: Param, changed: Callable[[Any], None]) -> None:
         self.param = param
         self.changed = changed
+        self.refused: Callable[[str], None] = lambda text: None
         self.widget = self._build()
         tip = f"{param.help}\nAllowed: {param.describe_range()}"
         self.widget.setToolTip(tip)
@@ -111,6 +153,12 @@ class _Editor(ABC):
     @abstractmethod
     def set_value(self, value: Any) -> None: ...
 
+    def _watch_range(self, box: IntSpinBox | FloatSpinBox) -> None:
+        """Say so when a typed number outside the range snaps back to the last value."""
+        box.snapped_back = lambda typed: self.refused(
+            f"{self.param.label}: {typed} is outside the allowed range ({self.param.describe_range()}); "
+            f"it stays {box.textFromValue(box.value())}.")
+
 
 def _spin_range(param: Param, optional_slot: bool) -> tuple[int, int]:
     lo = -INT_LIMIT if param.minimum is None else max(int(math.ceil(param.minimum)), -INT_LIMIT)
@@ -120,8 +168,9 @@ def _spin_range(param: Param, optional_slot: bool) -> tuple[int, int]:
 
 class _IntEditor(_Editor):
     def _build(self) -> QWidget:
-        box = QSpinBox()
+        box = IntSpinBox()
         box.setKeyboardTracking(False)
+        self._watch_range(box)
         lo, hi = _spin_range(self.param, self.param.optional)
         box.setRange(lo, hi)
         if self.param.optional:
@@ -147,6 +196,7 @@ class _FloatEditor(_Editor):
     def _build(self) -> QWidget:
         box = FloatSpinBox()
         box.setKeyboardTracking(False)
+        self._watch_range(box)
         lo = -1e300 if self.param.minimum is None else float(self.param.minimum)
         hi = 1e300 if self.param.maximum is None else float(self.param.maximum)
         self._none = lo - 1.0 if self.param.optional else None
@@ -318,7 +368,8 @@ class ParamForm(QWidget):
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         outer.addLayout(form)
         for param in params:
-            editor = _editor_for(param, lambda value, name=param.name: self.edited.emit(name, value))
+            editor = _editor_for(param, lambda value, name=param.name: self._edited(name, value))
+            editor.refused = lambda text, widget=editor.widget: self._refused(widget, text)
             self._editors[param.name] = editor
             label = QLabel(param.label)
             label.setToolTip(param.help)
@@ -327,11 +378,24 @@ class ParamForm(QWidget):
         self.message.setWordWrap(True)
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.message.hide()
+        self._range_note = False  # the message shown is a range note, gone with the next edit
         outer.addWidget(self.message)
         if not len(params):
             empty = QLabel("This layer has no settings.")
             empty.setEnabled(False)
             form.addRow(empty)
+
+    def _edited(self, name: str, value: Any) -> None:
+        if self._range_note:
+            self._range_note = False
+            self.show_message(None)
+        self.edited.emit(name, value)
+
+    def _refused(self, widget: QWidget, text: str) -> None:
+        """A value typed out of range: said under the form and beside the box it was typed in."""
+        self.show_message(text)
+        self._range_note = True
+        QToolTip.showText(widget.mapToGlobal(QPoint(0, widget.height())), text, widget)
 
     def editor(self, name: str) -> QWidget:
         """The widget editing setting `name` (for focusing it, and for tests)."""

@@ -238,3 +238,15 @@ def test_a_recorded_run_keeps_unsaved_edits_unsaved(window, tmp_path):
     assert window.files.save()
     saved = load_project(path)
     assert saved.runs == [run] and saved.to_dict() == window.doc.project.to_dict()
+
+
+def test_an_untitled_project_is_named_after_the_file_it_is_first_saved_as(window, answers, tmp_path):
+    answers.new_project = Project()
+    window.files.new()
+    assert window.doc.project.name == "untitled"
+    answers.save_path = str(tmp_path / "my net.studio")
+    assert window.save_as()
+    assert load_project(tmp_path / "my net.studio").name == "my net" == window.doc.project.name
+    answers.save_path = str(tmp_path / "copy.studio")
+    assert window.save_as()  # a named project keeps its name under another file name
+    assert load_project(tmp_path / "copy.studio").name == "my net"

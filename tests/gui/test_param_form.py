@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QLineEdit, QToolButton
 
 from studio.core.layers import get_spec
+from studio.core.params import ParamSet
 from studio.core.training_settings import TRAINING_PARAMS
 from studio.data import get_dataset_spec
 from studio.gui.param_form import ParamForm
@@ -49,3 +52,31 @@ def test_a_folder_setting_is_chosen_with_browse(qtbot, monkeypatch, tmp_path):
     form.editor("path").findChild(QToolButton).click()
     assert edited == [("path", str(tmp_path))]
     assert form.editor("path").findChild(QLineEdit).text() == str(tmp_path)
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("name,typed,allowed", [("batch_size", "0", "1 to"), ("learning_rate", "1e-9", "to"),
+                                                ("validation_split", "1.5", "0 to 0.9")])
+def test_a_value_typed_out_of_range_says_the_range_where_it_was_typed(qtbot, name, typed, allowed):
+    from studio.data.settings import SPLIT_SETTINGS
+
+    params = TRAINING_PARAMS if name != "validation_split" else ParamSet(SPLIT_SETTINGS)
+    form = ParamForm(params)
+    qtbot.addWidget(form)
+    form.show()
+    values = params.defaults()
+    form.set_values(values)
+    edits = []
+    form.edited.connect(lambda key, value: edits.append((key, value)))
+    box = form.editor(name)
+    box.setFocus()
+    box.selectAll()
+    qtbot.keyClicks(box, typed)
+    qtbot.keyClick(box, Qt.Key.Key_Return)
+    assert not edits  # nothing out of range is taken
+    text = form.message.text()
+    assert form.message.isVisibleTo(form) and typed in text and allowed in text and "it stays" in text
+    box.selectAll()
+    qtbot.keyClicks(box, box.textFromValue(box.minimum() if name == "batch_size" else box.maximum()))
+    qtbot.keyClick(box, Qt.Key.Key_Return)
+    assert edits and not form.message.isVisibleTo(form)  # the next taken edit clears the note
