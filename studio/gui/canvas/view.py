@@ -46,7 +46,9 @@ class GraphView(QGraphicsView):
         self._grid_key: tuple[int, int, int] | None = None
         self._grid_tile = QPixmap()
         self._space_down = False
+        self._hint_painted = False  # the empty-canvas hint is on screen
         scene.layers_moved.connect(self._grow_scene_rect)
+        scene.changed.connect(self._refresh_hint)
         self._grow_scene_rect()
 
     # --- zoom and pan -----------------------------------------------------------------------------------
@@ -200,8 +202,20 @@ class GraphView(QGraphicsView):
         painter.fillRect(self.mapFromScene(rect).boundingRect(), brush)
         painter.restore()
 
+    def _refresh_hint(self, *_: object) -> None:
+        """Repaint the whole viewport when the hint comes or goes: it is drawn in viewport coordinates, so
+        the partial repaints of a first node (or of a scroll) would leave it half painted."""
+        if self._hint_painted or not self.graph_scene.node_items:
+            self.viewport().update()
+
+    def scrollContentsBy(self, dx: int, dy: int) -> None:
+        super().scrollContentsBy(dx, dy)
+        if self._hint_painted:
+            self.viewport().update()  # scrolling moves the painted pixels; the hint stays centred
+
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
-        if self.graph_scene.node_items:
+        self._hint_painted = not self.graph_scene.node_items
+        if not self._hint_painted:
             return
         painter.save()
         painter.resetTransform()
