@@ -113,3 +113,14 @@ def test_right_click_selects_the_layer_and_offers_the_edit_actions(window, monke
     window.view.contextMenuEvent(event)
     assert window.scene.selected_node_ids() == ["n2"]
     assert window.delete_action in shown[0] and window.duplicate_action in shown[0]
+
+
+def test_a_refused_connection_is_told_beside_the_mouse(window, qtbot):
+    from PySide6.QtGui import QCursor
+    from PySide6.QtWidgets import QToolTip
+
+    viewport = window.view.viewport()
+    QCursor.setPos(viewport.mapToGlobal(viewport.rect().center()))
+    window.doc.refused.emit("that connection would make a cycle")
+    qtbot.waitUntil(QToolTip.isVisible, timeout=3000)
+    assert QToolTip.text() == "that connection would make a cycle"

@@ -8,6 +8,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import (
     QBrush,
     QContextMenuEvent,
+    QCursor,
     QDragEnterEvent,
     QDragLeaveEvent,
     QDragMoveEvent,
@@ -19,7 +20,7 @@ from PySide6.QtGui import (
     QTransform,
     QWheelEvent,
 )
-from PySide6.QtWidgets import QFrame, QGraphicsItem, QGraphicsView, QMenu, QWidget
+from PySide6.QtWidgets import QFrame, QGraphicsItem, QGraphicsView, QMenu, QToolTip, QWidget
 
 from studio.gui.canvas.scene import GraphScene
 from studio.gui.clipboard import layer_type
@@ -28,6 +29,7 @@ MIN_SCALE, MAX_SCALE = 0.1, 3.0
 FIT_MARGIN = 48.0
 OPEN_MIN_ZOOM = 0.35  # a project opens fitted, unless it would be drawn smaller than this
 GRID = 24.0
+REFUSAL_SHOWN_MS = 4000  # how long a refused edit's reason stays beside the mouse
 
 
 class GraphView(QGraphicsView):
@@ -49,6 +51,7 @@ class GraphView(QGraphicsView):
         self._hint_painted = False  # the empty-canvas hint is on screen
         scene.layers_moved.connect(self._grow_scene_rect)
         scene.changed.connect(self._refresh_hint)
+        scene.doc.refused.connect(self.show_refusal)
         self._grow_scene_rect()
 
     # --- zoom and pan -----------------------------------------------------------------------------------
@@ -201,6 +204,14 @@ class GraphView(QGraphicsView):
         painter.resetTransform()
         painter.fillRect(self.mapFromScene(rect).boundingRect(), brush)
         painter.restore()
+
+    def show_refusal(self, text: str) -> None:
+        """An edit the rules refused (a cycle, a taken input), said beside the mouse when it is over the
+        canvas, where the gesture was made; the status bar says it too."""
+        where = QCursor.pos()
+        viewport = self.viewport()
+        if viewport.isVisible() and viewport.rect().contains(viewport.mapFromGlobal(where)):
+            QToolTip.showText(where, text, viewport, viewport.rect(), REFUSAL_SHOWN_MS)
 
     def _refresh_hint(self, *_: object) -> None:
         """Repaint the whole viewport when the hint comes or goes: it is drawn in viewport coordinates, so
