@@ -19,7 +19,7 @@ def test_summary_of_the_seed_cnn_matches_keras(capsys):
     out = capsys.readouterr().out
     assert "Total params: 4,828,481 (18.42 MB)" in out
     assert "Trainable params: 4,828,481 (18.42 MB)" in out
-    assert "Non-trainable params: 0 (0.00 Byte)" in out
+    assert "Non-trainable params: 0 (0.00 B)" in out
     assert "(N, 128, 17, 17)" in out and "(N, 36992)" in out
     assert "4,735,104" in out
     assert "Multiply-accumulates per sample" in out and "for a batch of 20" in out

@@ -57,13 +57,11 @@ def summarize(graph: ModelGraph, analysis: GraphAnalysis | None = None) -> Model
 
 
 def format_size(n_bytes: float) -> str:
-    """Bytes in Keras' style: '18.42 MB' (binary units), '0.00 Byte'."""
-    if n_bytes == 0:
-        return "0.00 Byte"
+    """Bytes in Keras 3's style: '18.42 MB' (binary units), '0.00 B'."""
     for unit, scale in (("TB", 1024**4), ("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
         if n_bytes >= scale:
             return f"{n_bytes / scale:.2f} {unit}"
-    return f"{n_bytes:.2f} Byte"
+    return f"{n_bytes:.2f} B"
 
 
 def format_count(n: int) -> str:

@@ -42,7 +42,7 @@ def test_formatted_summary_has_keras_totals():
     text = format_summary(summarize(seed_cnn()), title="cats_vs_dogs")
     assert "Total params: 4,828,481 (18.42 MB)" in text
     assert "Trainable params: 4,828,481 (18.42 MB)" in text
-    assert "Non-trainable params: 0 (0.00 Byte)" in text
+    assert "Non-trainable params: 0 (0.00 B)" in text
     assert "(N, 128, 17, 17)" in text and "(N, 36992)" in text
     assert "dense_1 (Dense)" in text and "4,735,104" in text
     assert "Problems" not in text
