@@ -186,6 +186,7 @@ class GalleryView(QWidget):
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.view.setDragEnabled(False)
         self.view.setAcceptDrops(False)  # drops reach this widget, which predicts them
+        self.view.clicked.connect(self._sample_clicked)
         self.image_panel = ImagePredictionPanel()
         self.image_panel.setMinimumWidth(240)
         self.splitter = QSplitter()
@@ -255,7 +256,9 @@ class GalleryView(QWidget):
         self.class_box.clear()
         if classify:
             self.class_box.addItems(predictions.class_names)
-        self.sort = "sample"
+        # Classifiers' samples sorted by confidence, most confident first; regression in sample order.
+        self.sort = "descending" if classify else "sample"
+        self.sort_box.setCurrentIndex(max(0, self.sort_box.findData(self.sort)))
         self.set_filter(GalleryFilter())
 
     def set_filter(self, chosen: GalleryFilter) -> None:
@@ -305,6 +308,19 @@ class GalleryView(QWidget):
             wrong = int((self.predictions.true[self.rows] != self.predictions.predicted[self.rows]).sum())
             mistakes = f" · {wrong:,} mistaken"
         self.count_label.setText(f"{shown:,} of {total:,} samples{mistakes}")
+
+    def _sample_clicked(self, index: QModelIndex) -> None:
+        """A clicked image sample, large beside the gallery, with every class's probability."""
+        p, info, samples = self.predictions, self.info, self.model.samples
+        if p is None or info is None or samples is None or not self.model.images or not p.is_classification:
+            return
+        row = int(index.data(ROW_ROLE))
+        probabilities = p.probabilities[row]
+        ranking = [(p.class_names[c], float(probabilities[c]))
+                   for c in np.argsort(-probabilities, kind="stable")]
+        verdict = "right" if int(p.true[row]) == int(p.predicted[row]) else "wrong"
+        self.image_panel.show_sample(f"Validation sample {row}", info.sample_image(samples[row]), ranking,
+                                     f"true class: {p.class_names[int(p.true[row])]} ({verdict})")
 
     def _sync_filter_boxes(self) -> None:
         box = self.filter_box

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QPainter, QPaintEvent
@@ -13,6 +14,9 @@ from studio.gui import theme
 from studio.gui.analysis import style
 from studio.gui.analysis.gallery_model import pixmap_from_rgb
 from studio.gui.analysis.session import ImagePrediction
+
+if TYPE_CHECKING:
+    import numpy as np
 
 IMAGE_SIZE = 128
 NAME_WIDTH = 90  # at most; names are elided beyond it
@@ -76,7 +80,7 @@ class ImagePredictionPanel(QFrame):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.results: list[ImagePrediction] = []
-        title = QLabel("Predict an image")
+        title = self.title = QLabel("Predict an image")
         title.setFont(style.scaled_font(self.font(), 1.1, bold=True))
         self.hint = QLabel("Drop image files on the gallery, or choose them with <b>Predict an image…</b> "
                            "to see what the model makes of them.")
@@ -123,7 +127,23 @@ class ImagePredictionPanel(QFrame):
         self.error.setStyleSheet(f"color: {theme.error_colour().name()};")
         self.caption.setStyleSheet(f"color: {style.muted().name()};")
 
+    def show_sample(self, title: str, pixels: np.ndarray, ranking: Ranking, caption: str) -> None:
+        """One validation sample, large, with every class's probability (a sample clicked in the gallery)."""
+        self.results = []
+        self.title.setText(title)
+        self.hint.hide()
+        self.error.hide()
+        self.files.hide()
+        self.image.setPixmap(pixmap_from_rgb(pixels, IMAGE_SIZE))
+        self.image.setToolTip("as the model sees it")
+        name, probability = ranking[0]
+        self.answer.setText(f"{name[:1].upper()}{name[1:]}, prob. {probability:.2f}")
+        self.caption.setText(caption)
+        self.bars.set_ranking(ranking)
+        self.result.show()
+
     def show_predictions(self, results: list[ImagePrediction]) -> None:
+        self.title.setText("Predict an image")
         self.results = list(results)
         self.error.hide()
         self.files.blockSignals(True)
