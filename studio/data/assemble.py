@@ -107,7 +107,10 @@ def assemble(train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray, val_y:
     def y_tensor(a: np.ndarray) -> torch.Tensor:
         if info.task == "classification":
             return torch.from_numpy(np.ascontiguousarray(a, dtype=np.int64))
-        return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32).reshape(len(a), -1))
+        values = np.ascontiguousarray(a, dtype=np.float32)
+        # An empty part (no validation split) keeps the targets' width: reshape(0, -1) cannot tell it.
+        width = int(np.prod(values.shape[1:])) if values.ndim > 1 else 1
+        return torch.from_numpy(values.reshape(len(values), width))
 
     return LoadedData(x_tensor(train_x), y_tensor(train_y), x_tensor(val_x), y_tensor(val_y), info,
                       augment=augment)

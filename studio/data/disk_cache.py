@@ -47,10 +47,13 @@ DECODER_VERSION = 1
 HEADER_FORMAT = "model-studio image cache"
 HEADER_VERSION = 1
 DATA_SUFFIX, HEADER_SUFFIX = ".u8", ".json"
+TABLE_HEADER_SUFFIX, TABLE_HEADER_FORMAT = ".table.json", "model-studio table cache"
 _HEADER_LIMIT = 512 * 2**20  # a header lists every file's label; beyond this it is not one of ours
 _DECODE_CHUNK = 256  # files decoded at a time, so memory holds a few images, not the folder
-_ENTRY = re.compile(r"([0-9a-f]{32})(\.u8|\.json)")
-_COPY = re.compile(r"\.([0-9a-f]{32})(\.u8|\.json)\.(\d+)\.[^.]+\.tmp")  # studio.core.atomic's temp names
+# The cache's own files: an image entry's data and header, and a table entry's (studio.data.table_cache).
+_SUFFIXES = r"(\.u8|\.json|\.table\.json|\.table\.f32|\.table\.y)"
+_ENTRY = re.compile(r"([0-9a-f]{32})" + _SUFFIXES)
+_COPY = re.compile(r"\.([0-9a-f]{32})" + _SUFFIXES + r"\.(\d+)\.[^.]+\.tmp")  # studio.core.atomic's temps
 _building = threading.Lock()  # threads of one process take turns, so a folder is decoded once
 
 Geometry = tuple[int, int, int]
@@ -189,8 +192,14 @@ def cache_usage(folder: Path | None = None) -> list[CacheUsage]:
             building.add(key)
     usage = []
     for key, size in sizes.items():
-        header = _read_header(folder / f"{key}{HEADER_SUFFIX}")
-        complete = header is not None and _data_matches(folder / f"{key}{DATA_SUFFIX}", header)
+        table = (folder / f"{key}{TABLE_HEADER_SUFFIX}").exists()
+        if table:  # checked in full when it is used; here its header says whose it is
+            header = read_header(folder / f"{key}{TABLE_HEADER_SUFFIX}", "table cache header",
+                                 TABLE_HEADER_FORMAT, 1)
+            complete = header is not None and header.get("complete") is True
+        else:
+            header = _read_header(folder / f"{key}{HEADER_SUFFIX}")
+            complete = header is not None and _data_matches(folder / f"{key}{DATA_SUFFIX}", header)
         state = "being written" if key in building else "complete" if complete else "incomplete"
         source = str(header.get("source", "")) if header else ""
         shape = tuple(header["shape"]) if header and _is_shape(header.get("shape")) else None
@@ -248,13 +257,19 @@ def _checked_entry(folder: Path, key: str, geometry: Geometry, class_names: list
 
 
 def _read_header(path: Path) -> dict[str, Any] | None:
+    return read_header(path, "image cache header", HEADER_FORMAT, HEADER_VERSION)
+
+
+def read_header(path: Path, what: str, format_name: str, version: int) -> dict[str, Any] | None:
+    """A cache entry's JSON header when it is one of `format_name` at `version`; else None (the entry
+    is then rebuilt)."""
     try:
-        header = json.loads(read_regular(path, "image cache header", limit=_HEADER_LIMIT))
+        header = json.loads(read_regular(path, what, limit=_HEADER_LIMIT))
     except (FileRefused, ValueError):
         return None
-    if not isinstance(header, dict) or header.get("format") != HEADER_FORMAT:
+    if not isinstance(header, dict) or header.get("format") != format_name:
         return None
-    return header if header.get("version") == HEADER_VERSION else None
+    return header if header.get("version") == version else None
 
 
 def _data_matches(path: Path, header: dict[str, Any]) -> bool:
@@ -335,13 +350,19 @@ def _decode_into(handle: Any, files: list[Path], geometry: Geometry, keep: list[
                 progress(done, total)
 
 
+def writable_free_space(folder: Path) -> int:
+    """Make the cache folder, check that a file can be written in it, and return its free bytes; an
+    OSError when it cannot be made or written."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryFile(dir=folder):
+        pass
+    return shutil.disk_usage(folder).free
+
+
 def _prepare_folder(folder: Path, root: Path, needed: int) -> None:
     """Make the cache folder and check that it is writable and has room for `needed` bytes."""
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-        free = shutil.disk_usage(folder).free
+        free = writable_free_space(folder)
     except OSError as exc:
         raise _unwritable(folder, root, exc) from None
     if free < needed:
