@@ -58,7 +58,8 @@ class RunControls(QObject):
         self.pause_action = make_action(self, "&Pause", pause, "F6", "pause", "Pause or resume the training")
         self.pause_action.setCheckable(True)
         self.stop_action = make_action(self, "&Stop", stop, "Shift+F5", "stop",
-                                       "Stop the training after the current batch (the weights are kept)")
+                                       "Stop the training after the current batch; the run keeps the "
+                                       "weights of that batch")
         self.device_picker = QComboBox()
         self.device_picker.setObjectName("DevicePicker")
         self.device_picker.setToolTip("Where runs started here train")

@@ -39,14 +39,20 @@ EXPLODING_NORM = 1e3
 # (healthy norms shrink or stay level as training proceeds).
 GROWTH_FACTOR = 1e2
 BASELINE_REPORTS = 3  # the early norm of a layer: the median of its first reports
-# A recurrent layer whose first input step gets less than this share of the gradient of its best-served
-# step learns next to nothing from the start of a sequence.
-REACH_FACTOR = 1e-4
+# Through time, a recurrent layer is judged by the ratio of the gradient reaching its first input step to
+# the one reaching its last (the step nearest the loss): beyond this factor either way the first steps
+# teach it next to nothing (a plain RNN on a long sequence), or their gradient swamps every update. A
+# gated layer on the same 30-step memory task stays within about 1/120.
+THROUGH_TIME_FACTOR = 1e3
+THROUGH_TIME_RULE = f"warned beyond {THROUGH_TIME_FACTOR:,.0f}x either way"
+EMPTY_NOTE = "Gradient norms per layer appear here while a model trains."
+# The axes of an empty view: epochs 0 to 1; norms 1e-4 to 1, in whole decades (log scale).
+EMPTY_X, EMPTY_Y = (0.0, 1.0), (-4.0, 0.0)
 
 
 @dataclass(frozen=True)
 class GradientWarning:
-    kind: str  # "vanishing" or "exploding"
+    kind: str  # "vanishing", "exploding", "vanishing_through_time" or "exploding_through_time"
     layer: str
     value: float
     reason: str
@@ -74,17 +80,56 @@ def assess(history: Mapping[str, np.ndarray]) -> list[GradientWarning]:
     return warnings
 
 
+def step_ratios(latest: Mapping[str, Sequence[float]]) -> dict[str, float]:
+    """Per recurrent layer, the gradient at its first input step divided by that at its last; layers
+    with one step or no gradient at the last step have nothing to compare and are left out."""
+    return {layer: norms[0] / norms[-1] for layer, norms in latest.items()
+            if len(norms) > 1 and norms[-1] > 0}
+
+
+def reach_text(ratio: float, steps: int) -> str:
+    """The first step's gradient against the last's as a person reads it: "step 1 gets 1/7,490 of step
+    30's", "step 1 gets 3.5x step 30's", "step 1 gets none of step 30's"."""
+    if not math.isfinite(ratio):
+        return "step 1 gets a gradient that is not a finite number"
+    if ratio <= 0:
+        return f"step 1 gets none of step {steps}'s"
+    if ratio < 1:
+        return f"step 1 gets 1/{_factor(1 / ratio)} of step {steps}'s"
+    return f"step 1 gets {_factor(ratio)}x step {steps}'s"
+
+
+def _factor(value: float) -> str:
+    return f"{value:,.0f}" if value >= 10 else f"{value:.2g}"
+
+
 def assess_through_time(latest: Mapping[str, Sequence[float]]) -> list[GradientWarning]:
-    """Warnings for the recurrent layers whose gradient fades before it reaches the first input step."""
+    """Warnings for the recurrent layers whose first input step gets less than 1/THROUGH_TIME_FACTOR of
+    the gradient of their last step (vanishing through time), or more than THROUGH_TIME_FACTOR times it
+    (exploding through time)."""
     warnings = []
-    for layer, norms in latest.items():
-        largest = max(norms, default=0.0)
-        if len(norms) > 1 and largest > 0 and norms[0] < largest * REACH_FACTOR:
-            share = norms[0] / largest
-            fraction = "none" if share == 0 else f"1/{1 / share:,.0f}"
-            reason = f"step 1 gets {fraction} of the best-served step's"
-            warnings.append(GradientWarning("through_time", layer, share, reason))
+    for layer, ratio in step_ratios(latest).items():
+        reason = f"{reach_text(ratio, len(latest[layer]))}; {THROUGH_TIME_RULE}"
+        if not all(math.isfinite(v) for v in latest[layer]) or ratio > THROUGH_TIME_FACTOR:
+            warnings.append(GradientWarning("exploding_through_time", layer, ratio, reason))
+        elif ratio < 1 / THROUGH_TIME_FACTOR:
+            warnings.append(GradientWarning("vanishing_through_time", layer, ratio, reason))
     return warnings
+
+
+def through_time_note(latest: Mapping[str, Sequence[float]]) -> str:
+    """What the through-time figures say when no layer is warned: the rule and each layer's figure."""
+    ratios = step_ratios(latest)
+    if not ratios:
+        return ""
+    named = ", ".join(f"{layer} {reach_text(ratio, len(latest[layer]))}" for layer, ratio in ratios.items())
+    return f" Through time: {named} ({THROUGH_TIME_RULE})."
+
+
+THROUGH_TIME = {"vanishing_through_time": "the start of each sequence barely teaches it; a gated layer "
+                                          "(LSTM, GRU) or shorter sequences carry the gradient further",
+                "exploding_through_time": "clip gradients or lower the learning rate; a gated layer "
+                                          "(LSTM, GRU) keeps the gradient in range"}
 
 
 def warning_text(warnings: list[GradientWarning]) -> str:
@@ -92,15 +137,15 @@ def warning_text(warnings: list[GradientWarning]) -> str:
     parts = []
     for kind, advice in (("exploding", "lower the learning rate or clip gradients"),
                          ("vanishing", "try ReLU, batch normalization or a residual connection"),
-                         ("through_time", "the start of each sequence barely teaches it; a gated layer "
-                                          "(LSTM, GRU) or shorter sequences carry the gradient further")):
+                         *THROUGH_TIME.items()):
         hits = [w for w in warnings if w.kind == kind]
         if hits:
-            over_time = kind == "through_time"
+            over_time = kind in THROUGH_TIME
             named = ", ".join(f"{w.layer} ({w.reason if over_time else f'{w.value:.2g}, {w.reason}'})"
                               for w in hits[:3])
             more = f" and {len(hits) - 3} more" if len(hits) > 3 else ""
-            what = "Gradient fading through time" if over_time else f"{kind.capitalize()} gradients"
+            what = (f"Gradient {kind.split('_')[0]} through time" if over_time
+                    else f"{kind.capitalize()} gradients")
             parts.append(f"{what} in {named}{more}: {advice}.")
     return " ".join(parts)
 
@@ -135,15 +180,16 @@ class GradientsView(QWidget):
         self.through_time: dict[str, list[float]] = {}  # per recurrent layer, the norm at each step
         self.time_items: dict[str, pg.PlotDataItem] = {}
         self.warnings: list[GradientWarning] = []
-        self._drawn = self._judged = 0  # norms on screen, norms assessed
+        self._drawn = self._judged = 0  # norms on screen, norms and through-time reports assessed
+        self._time_reports = 0  # through-time reports taken in: each one is judged, not only new norms
         self._time_drawn = True  # the latest through-time report is on screen
         self._status: tuple[str, str] = ("", "")
-        self._note = "Gradient norms per layer appear here while a model trains."
+        self._note = EMPTY_NOTE
         self._restyle()
         self._show_status()
 
-    def reset(self, note: str = "") -> None:
-        """Forget the last run's norms; `note` explains an empty view (norms not reported)."""
+    def reset(self, note: str = EMPTY_NOTE) -> None:
+        """Forget the last run's norms; `note` explains the empty view (norms not reported)."""
         clear_curves(self.plot)
         clear_curves(self.time_plot)
         self.series.clear()
@@ -153,14 +199,19 @@ class GradientsView(QWidget):
         self.time_widget.hide()
         self.legend.clear()
         self.warnings = []
-        self._drawn = self._judged = 0
+        self._drawn = self._judged = self._time_reports = 0
+        self._time_drawn = True
         self._note = note
+        for plot in (self.plot, self.time_plot):  # the axes keep no trace of the last run's figures
+            plot.setRange(xRange=EMPTY_X, yRange=EMPTY_Y, padding=0)
+            plot.enableAutoRange()
         self._show_status()
 
     def add(self, x: float, norms: Mapping[str, float],
             through_time: Mapping[str, Sequence[float]] | None = None) -> None:
         if through_time:
             self.through_time = {layer: list(values) for layer, values in through_time.items()}
+            self._time_reports += 1
             self._time_drawn = False
         for layer, value in norms.items():
             series = self.series.get(layer)
@@ -173,8 +224,8 @@ class GradientsView(QWidget):
         """Judge the norms that arrived since the last call; draw them now if the view is on screen, else
         when it is shown (drawing takes the interpreter lock the training thread needs)."""
         count = sum(len(s) for s in self.series.values())
-        if count != self._judged:
-            self._judged = count
+        if count + self._time_reports != self._judged:  # a report of either kind may come alone
+            self._judged = count + self._time_reports
             self.warnings = (assess({layer: s.y for layer, s in self.series.items()})
                              + assess_through_time(self.through_time))
             self._show_status()
@@ -223,10 +274,13 @@ class GradientsView(QWidget):
                                             for i, layer in enumerate(self.items)))
 
     def _show_status(self) -> None:
+        # The through-time figures are told whatever the verdict, unless a warning told them already.
+        told = any(w.kind in THROUGH_TIME for w in self.warnings)
+        note = "" if told else through_time_note(self.through_time)
         if self.warnings:
-            colour, text = theme.error_colour(), "⚠ " + warning_text(self.warnings)
+            colour, text = theme.error_colour(), "⚠ " + warning_text(self.warnings) + note
         elif self.series:
-            colour, text = theme.ok_colour(), "✓ Healthy: no layer's gradient norm vanished or exploded."
+            colour, text = theme.ok_colour(), f"✓ Healthy: no layer's gradient vanished or exploded.{note}"
         else:
             colour, text = None, self._note
         style = f"color: {colour.name()}; font-weight: bold;" if colour else ""

@@ -28,7 +28,17 @@ from studio.gui import icons, theme
 from studio.gui.training.buffers import RunSeries
 from studio.gui.training.progress_line import ProgressLine
 from studio.gui.training.runs_list import EMPTY_TEXT, RunsList
-from studio.gui.training.text import begin_line, best_value, end_line, epoch_line, progress_text
+from studio.gui.training.text import (
+    begin_line,
+    end_line,
+    epoch_line,
+    kept_weights,
+    paused_text,
+    position,
+    progress_text,
+    ready_text,
+    run_headline,
+)
 from studio.gui.training.worker import Outcome
 from studio.train import events
 
@@ -61,7 +71,8 @@ class TrainingPanel(QWidget):
         self.log.setReadOnly(True)
         self.log.setMaximumBlockCount(LOG_LINES)
         self.log.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
-        self.log.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        # Wrapped: an epoch's line (val_loss, val_accuracy at its end) is read whole at any dock width.
+        self.log.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
         self.placeholder = QLabel(PLACEHOLDER)
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.placeholder.setEnabled(False)  # drawn in the muted text colour
@@ -138,6 +149,27 @@ class TrainingPanel(QWidget):
     def set_runs(self, runs: list[Mapping[str, Any]], *, select: str | None = None) -> None:
         self._runs = list(runs)
         self.runs_list.set_runs(self._runs, select=select)
+
+    def show_project(self, runs: list[Mapping[str, Any]]) -> None:
+        """Another project is open (New, Open): forget everything shown of the last one (its live run,
+        gradients, log, messages) and show this one's recorded runs. Never called while a run trains:
+        the document refuses another project until the run is recorded into its own."""
+        self._plot_timer.stop()
+        self.live = None
+        self._live_id = ""
+        self.begin_info, self._last_batch = {}, {}
+        ids = {str(run.get("id")) for run in runs}
+        self._kept = {run_id: series for run_id, series in self._kept.items() if run_id in ids}
+        self.log.clear()
+        self.hide_banner()
+        self.end_now_button.hide()
+        self.runs_list.set_empty_text(EMPTY_TEXT)
+        if self.gradients is not None:
+            self.gradients.reset()
+            self._mark_gradients_tab()
+        self.progress.set_fraction(0)
+        self.progress.setText(ready_text(runs))
+        self.set_runs(runs)
 
     def _series(self, run_id: str) -> RunSeries | None:
         if run_id in self._kept:
@@ -222,8 +254,10 @@ class TrainingPanel(QWidget):
                     self.log.appendPlainText(f"All {processes} processes ended with identical weights"
                                              if event.weights_agree else
                                              f"The {processes} processes ended with different weights")
-        if self._state != "stopping":  # else the line says a stop is coming until the run ends
-            self._show_progress("Paused · " if self._state == "paused" else "")
+        if self._state == "paused":  # batches under way at the pause move the line to where it holds
+            self.progress.setText(paused_text(self._last_batch))
+        elif self._state != "stopping":  # else the line says a stop is coming until the run ends
+            self._show_progress()
         self.redraws += 1
         if not self._live_drawn and self._last_batch:  # the run's first batches show at once
             self._live_drawn = True
@@ -257,23 +291,28 @@ class TrainingPanel(QWidget):
         self.progress.set_fraction((info["start_epoch"] - 1) / info["epochs"])
         self.progress.setText(f"Epoch {info['start_epoch']}/{info['epochs']} · starting…")
 
-    def _show_progress(self, prefix: str = "") -> None:
+    def _show_progress(self) -> None:
         info = self._last_batch
         if info:
             done = (info["epoch"] - 1) * info["batches"] + info["batch"]
             self.progress.set_fraction(done / max(info["epochs"] * info["batches"], 1))
-            self.progress.setText(prefix + progress_text(info))
+            self.progress.setText(progress_text(info))
 
     def set_state(self, state: str) -> None:
-        """Reflect pause and stop requests on the progress line at once (not at the next batch)."""
-        self._state = state
+        """Reflect pause and stop requests on the progress line at once (not at the next batch); pauses
+        and resumes are logged with where the run stands."""
+        previous, self._state = self._state, state
+        where = f" at {position(self._last_batch)}" if self._last_batch else ""
         if state == "paused":
-            self._show_progress("Paused · ")
-            if not self._last_batch:
-                self.progress.setText("Paused")
+            self.progress.setText(paused_text(self._last_batch))
+            # Where the last batch seen ended; a batch under way still finishes (the line then moves on).
+            self.log.appendPlainText(f"Paused{where} (a batch under way finishes first)" if where
+                                     else "Paused before the first batch")
         elif state == "stopping":
             self.progress.setText("Stopping after this batch…")
         elif state == "running":
+            if previous == "paused":
+                self.log.appendPlainText(f"Resumed{where}")
             self._show_progress()
 
     def offer_end_now(self, grace_s: float) -> None:
@@ -298,15 +337,17 @@ class TrainingPanel(QWidget):
             self.progress.set_fraction(1)
         message = outcome.error or (record or {}).get("message", "")
         duration = record.get("duration_s") if record else None
-        key, best = best_value(record or {})
-        epoch = f" (epoch {record['best_epoch']})" if record and record.get("best_epoch") else ""
-        headline = f" · best {key} {best:.4f}{epoch}" if best is not None else ""
-        self.progress.setText(end_line(status, "", duration).rstrip(".") + headline)
-        self.log.appendPlainText(end_line(status, message, duration))
+        # A run the trainer stopped itself keeps the weights after its last batch; one ended from
+        # outside (End Now: no end event came) those of its last epoch, as its message says.
+        short, sentence = (kept_weights(record, self._last_batch) if status == "stopped" and record
+                           and self._live_id else ("", ""))
+        self.progress.setText(run_headline(record or {"status": status}, kept=short))
+        ended = end_line(status, message, duration)
+        self.log.appendPlainText(f"{ended.rstrip('.')}. {sentence}" if sentence else ended)
         if status == "failed" or outcome.error:
             self.show_banner(f"Training failed: {message}", "error")
         elif status == "stopped":
-            self.show_banner(f"Training stopped ({message}). The weights so far are kept.", "info")
+            self.show_banner(f"Training stopped ({message}).{' ' + sentence if sentence else ''}", "info")
         elif status == "cancelled":
             self.show_banner("Training was stopped before it began; no run was recorded.", "info")
         if record is None:  # else the runs list, given the new run, shows it in the live run's place
@@ -338,14 +379,16 @@ class TrainingPanel(QWidget):
         """A warning on the tab itself, so it is seen while the curves are in front."""
         assert self.gradients is not None
         mark = "warned" if self.gradients.warnings else "healthy" if self.gradients.series else ""
+        index = self.tabs.indexOf(self.gradients_stack)
+        verdict = self.gradients.status.text()  # its figures change within one mark too
+        if self.tabs.tabToolTip(index) != verdict:
+            self.tabs.setTabToolTip(index, verdict)
         if mark == self._gradients_mark:
             return
         self._gradients_mark = mark
-        index = self.tabs.indexOf(self.gradients_stack)
         icon = (icons.icon("error", theme.error_colour()) if mark == "warned"
                 else icons.icon("ok", theme.ok_colour()) if mark == "healthy" else _blank_icon())
         self.tabs.setTabIcon(index, icon)  # never none: a tab that gains an icon re-lays out the plots
-        self.tabs.setTabToolTip(index, self.gradients.status.text())
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):

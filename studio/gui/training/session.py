@@ -220,7 +220,8 @@ class TrainingSession(QObject):
         self.finished.emit(outcome)
 
     def _project_shown(self) -> None:
-        self.panel.set_runs(self.doc.project.runs)
+        """Another project is open: the dock shows its runs and nothing of the last one."""
+        self.panel.show_project(self.doc.project.runs)
         self._follow_device_setting()
 
     def _runs_changed(self) -> None:

@@ -16,7 +16,9 @@ def test_pause_holds_the_batches_until_resume(qtbot, trainer, digits_file):
     wait_for_batches(qtbot, trainer)
     trainer.training.controls.pause_action.trigger()
     assert session.controller.state == "paused" and "paused" in trainer.windowTitle().lower()
-    assert panel.progress.text().startswith("Paused")
+    assert panel.progress.text().startswith("Paused at epoch 1/1, batch ")
+    assert "samples/s" not in panel.progress.text() and "ETA" not in panel.progress.text()
+    assert panel.log.toPlainText().splitlines()[-1].startswith("Paused at epoch 1/1, batch ")
     qtbot.wait(150)  # a batch under way when Pause was pressed still finishes
     held = len(panel.live.batch_loss)
     qtbot.wait(QUIET_MS)
@@ -41,8 +43,9 @@ def test_stop_mid_epoch_keeps_the_weights_and_records_the_run(qtbot, trainer, di
     assert outcome.status == "stopped" and "stopped at epoch 1 after" in outcome.record["message"]
     run = load_project(path).runs[-1]
     assert run["status"] == "stopped" and (path.parent / run["weights"]).is_file()
-    assert trainer.training.panel.banner.isVisible() and "weights so far are kept" in \
-        trainer.training.panel.banner.text()
+    panel = trainer.training.panel
+    assert panel.banner.isVisible() and "The run keeps the weights of its last batch (epoch 1/50, batch " \
+        in panel.banner.text()
     assert trainer.training.controls.run_action.isEnabled() and not trainer.doc.locked
 
 

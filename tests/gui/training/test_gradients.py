@@ -61,8 +61,9 @@ def test_a_plain_rnn_shows_its_gradient_fading_through_time(qtbot, trainer, tmp_
     assert run_to_end(qtbot, trainer).status == "completed"
     panel = trainer.training.panel
     view = panel.gradients
-    assert [(w.kind, w.layer) for w in view.warnings] == [("through_time", "lstm")]
-    assert view.status.text().startswith("⚠ Gradient fading through time in lstm (step 1 gets 1/")
+    assert [(w.kind, w.layer) for w in view.warnings] == [("vanishing_through_time", "lstm")]
+    assert view.status.text().startswith("⚠ Gradient vanishing through time in lstm (step 1 gets 1/")
+    assert "warned beyond 1,000x either way" in view.status.text()
     panel.tabs.setCurrentIndex(panel.tabs.indexOf(panel.gradients_stack))
     qtbot.waitUntil(view.time_widget.isVisible)
     qtbot.wait(200)  # the plots take their places in the layout

@@ -13,7 +13,7 @@ from studio.gui.training.gradients_view import (
     COLLAPSE_FACTOR,
     EXPLODING_NORM,
     GROWTH_FACTOR,
-    REACH_FACTOR,
+    THROUGH_TIME_FACTOR,
     VANISHING_NORM,
     assess,
     assess_through_time,
@@ -140,13 +140,18 @@ def test_the_axes_move_only_when_the_values_leave_them():
     assert sticky_range(loss, 0.1, 3.0)[1] > 3.0  # grows when the loss leaves it
 
 
-def test_a_recurrent_layer_is_warned_when_step_one_gets_almost_none_of_the_gradient():
-    fading = [1e-7, 1e-4, 1e-2, 1e-3]  # step 1 gets a hundred-thousandth of step 3
-    assert 1e-7 / 1e-2 < REACH_FACTOR
-    warnings = assess_through_time({"rnn": fading, "lstm": [1e-4, 1e-3, 1e-2], "one_step": [0.0]})
-    assert [(w.kind, w.layer) for w in warnings] == [("through_time", "rnn")]
-    assert warnings[0].reason == "step 1 gets 1/100,000 of the best-served step's"
+def test_a_recurrent_layer_is_judged_by_its_first_step_against_its_last():
+    fading = [1e-7, 1e-4, 1e-3, 1e-2]  # step 1 gets a hundred-thousandth of step 4
+    growing = [50.0, 1.0, 0.1, 0.01]  # step 1 gets 5,000x step 4
+    lstm = [1e-4, 1e-3, 1e-2]  # a hundredfold fall: within the rule
+    assert 1e-7 / 1e-2 < 1 / THROUGH_TIME_FACTOR < 1e-4 / 1e-2
+    warnings = assess_through_time({"rnn": fading, "gru": growing, "lstm": lstm, "one_step": [0.0]})
+    assert [(w.kind, w.layer) for w in warnings] == [("vanishing_through_time", "rnn"),
+                                                      ("exploding_through_time", "gru")]
+    assert warnings[0].reason == "step 1 gets 1/100,000 of step 4's; warned beyond 1,000x either way"
+    assert warnings[1].reason.startswith("step 1 gets 5,000x step 4's;")
     text = warning_text(warnings)
-    assert text.startswith("Gradient fading through time in rnn (step 1 gets 1/100,000")
-    assert "gated layer (LSTM, GRU)" in text
+    assert text.startswith("Gradient vanishing through time in rnn (step 1 gets 1/100,000 of step 4's; "
+                           "warned beyond 1,000x either way)")
+    assert "gated layer (LSTM, GRU)" in text and "Gradient exploding through time in gru" in text
     assert assess_through_time({"silent": [0.0, 0.0]}) == []  # no gradient at all: nothing to compare
